@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,18 @@ class PlatformIO:
 
 
 @dataclass(frozen=True)
+class KernelBehaviours:
+    """What a board's TFLM library computes differently from current TFLM (the host reference).
+
+    ``True`` means the library computes it as the host does; ``False`` makes ``build`` refuse a
+    model that depends on it (see :mod:`edgecnn.compatibility`).
+    """
+
+    per_channel_fully_connected: bool = True   # one scale per output channel of dense weights
+    int8_mean_as_current: bool = True          # int8 MEAN after tflite-micro's April 2023 fix
+
+
+@dataclass(frozen=True)
 class TflmLibrary:
     library: str
     lib_deps: tuple[str, ...]
@@ -53,7 +66,10 @@ class TflmLibrary:
     api: str
     kernels: str
     why: str
-    ops: frozenset[str]
+    # builtin name -> the exact MicroMutableOpResolver method of this library, as its header
+    # declares it (read from the library, never derived from the builtin's name)
+    ops: dict[str, str]
+    behaviours: KernelBehaviours = KernelBehaviours()
     # "interface": the library's MicroInterpreter takes a tflite::MicroProfilerInterface*, so the
     # sketch can time each operator; "none": the per-op profile is not offered.
     profiler: str = "none"
@@ -88,94 +104,211 @@ class Board:
         return self.name
 
 
+BOARDS_ENV = "EDGECNN_BOARDS_DIR"
+
+
 def boards_dir() -> Path:
+    """The boards that ship with edgecnn."""
     return resource_dir("boards")
 
 
-def _board_files() -> list[Path]:
-    return sorted(boards_dir().glob("*.toml"))
+def board_dirs(extra: str | Path | None = None) -> list[Path]:
+    """Where board files are read from: edgecnn's own, then $EDGECNN_BOARDS_DIR (one or more
+    folders separated by the path separator), then ``extra`` (the --boards-dir option)."""
+    dirs = [boards_dir()]
+    for entry in os.environ.get(BOARDS_ENV, "").split(os.pathsep):
+        if entry.strip():
+            dirs.append(Path(entry.strip()))
+    if extra:
+        dirs.append(Path(extra))
+    return dirs
+
+
+@dataclass
+class BoardScan:
+    boards: list  # list[Board], valid files in reading order
+    errors: list[str]  # one line per file that did not validate or clashed with another
+
+
+def scan_boards(extra: str | Path | None = None) -> BoardScan:
+    """Every board file, validated; a broken or clashing file is reported, never hides others.
+    edgecnn's own boards come first, so a user's file cannot take over their names."""
+    boards, errors, owner = [], [], {}
+    for folder in board_dirs(extra):
+        if folder != boards_dir() and not folder.is_dir():
+            errors.append(f"boards folder {folder} does not exist")
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                board = parse_board(path)
+            except BoardError as exc:
+                errors.append(str(exc))
+                continue
+            names = [board.name.lower(), *(a.lower() for a in board.aliases)]
+            clash = next((n for n in names if n in owner), None)
+            if clash is not None:
+                errors.append(f"board file {path}: name or alias {clash!r} is already taken by "
+                              f"{owner[clash]}; rename it")
+                continue
+            owner.update({n: path for n in names})
+            boards.append(board)
+    return BoardScan(boards, errors)
+
+
+class _Fields:
+    """Typed access to one TOML table: every wrong or missing value names file, field and type."""
+
+    def __init__(self, table, where: str, prefix: str = ""):
+        if not isinstance(table, dict):
+            raise BoardError(f"{where}: [{prefix.rstrip('.')}] must be a table")
+        self.table, self.where, self.prefix = table, where, prefix
+
+    def _fail(self, key, expected):
+        value = self.table.get(key)
+        got = "missing" if key not in self.table else f"{type(value).__name__} {value!r}"[:80]
+        raise BoardError(f"{self.where}: field {self.prefix}{key} must be {expected} ({got})")
+
+    def str(self, key, default=None, *, line=True):
+        value = self.table.get(key, default)
+        if not isinstance(value, str) or not value or (line and not _PRINTABLE.match(value)):
+            self._fail(key, "a non-empty string of printable characters on one line")
+        return value
+
+    def int(self, key, *, positive=True):
+        value = self.table.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or (positive and value <= 0):
+            self._fail(key, "a positive integer" if positive else "an integer")
+        return value
+
+    def optional_int(self, key):
+        return self.int(key) if key in self.table else None
+
+    def bool(self, key, default):
+        value = self.table.get(key, default)
+        if not isinstance(value, bool):
+            self._fail(key, "true or false")
+        return value
+
+    def strings(self, key, default=None, *, pattern=None):
+        value = self.table.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) and _PRINTABLE.match(v)
+                                                  for v in value):
+            self._fail(key, "a list of strings of printable characters")
+        if pattern is not None:
+            bad = [v for v in value if not pattern.match(v)]
+            if bad:
+                raise BoardError(f"{self.where}: field {self.prefix}{key} has {bad[0]!r}, "
+                                 f"which does not match {pattern.pattern}")
+        return tuple(value)
+
+    def choice(self, key, choices, default=None):
+        value = self.table.get(key, default)
+        if value not in choices:
+            self._fail(key, "one of " + ", ".join(sorted(choices)))
+        return value
+
+    def sub(self, key, required=True):
+        if key not in self.table and not required:
+            return _Fields({}, self.where, f"{self.prefix}{key}.")
+        return _Fields(self.table.get(key), self.where, f"{self.prefix}{key}.")
+
+
+# Printable ASCII without quotes or backslashes: every string field may end up in C source or
+# platformio.ini, so nothing in it can close a literal or start a new line or section.
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+_SAFE_VALUE = re.compile(r'^[^"\\\x00-\x1f\x7f;]*$')
+_C_METHOD = re.compile(r"^Add[A-Za-z0-9]+$")
+_BUILTIN = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_PIO_VALUE = re.compile(r"^[A-Za-z0-9_.:/@#+=~-][A-Za-z0-9_.:/@#+=~ -]*$")
 
 
 def parse_board(path: Path) -> Board:
-    """Read and validate one board file; raise ``BoardError`` naming the field that is wrong."""
+    """Read and validate one board file; raise ``BoardError`` naming the file, field and type."""
+    where = f"board file {path}"
     try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BoardError(f"board file {path} cannot be read: {exc}") from None
-    where = f"board file {path.name}"
-    try:
-        rt, pio, lib = raw["runtime"], raw["platformio"], raw["tflm"]
-        board = Board(
-            name=raw["name"], aliases=tuple(raw.get("aliases", ())), title=raw["title"],
-            mcu=raw["mcu"], core=raw["core"], clock_hz=int(raw["clock_hz"]),
-            sram_bytes=int(raw["sram_bytes"]), flash_bytes=int(raw["flash_bytes"]),
-            baud=int(raw["baud"]), usb_ids=tuple(raw["usb_ids"]),
-            reset_on_open=raw["reset_on_open"], cycle_counter=raw["cycle_counter"],
-            runtime=Runtime(int(rt["flash_bytes"]), int(rt["ram_bytes"]),
-                            int(rt["stack_heap_reserve_bytes"]), rt["source"],
-                            rt.get("static_ram_limit_bytes")),
-            platformio=PlatformIO(pio["platform"], pio["board"], pio["framework"],
-                                  pio.get("lib_ldf_mode", "chain+"),
-                                  tuple(pio.get("build_flags", ()))),
-            tflm=TflmLibrary(lib["library"], tuple(lib["lib_deps"]), lib["version"],
-                             lib["header"], lib["api"], lib["kernels"], lib["why"],
-                             frozenset(lib["ops"]), lib.get("profiler", "none")),
-            path=str(path))
-    except KeyError as exc:
-        raise BoardError(f"{where} lacks the field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        raise BoardError(f"{where} has a field of the wrong type: {exc}") from None
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BoardError(f"{where} cannot be read: {exc}") from None
+    top = _Fields(raw, where)
+    rt, pio, lib = top.sub("runtime"), top.sub("platformio"), top.sub("tflm")
+    ops_table = lib.table.get("ops")
+    if not isinstance(ops_table, dict) or not ops_table:
+        raise BoardError(f"{where}: [tflm.ops] must be a table of BUILTIN = \"AddMethod\" "
+                         "read from the library's micro_mutable_op_resolver.h")
+    bad = [f"{k} = {v!r}" for k, v in ops_table.items()
+           if not _BUILTIN.match(k) or not isinstance(v, str) or not _C_METHOD.match(v)]
+    if bad:
+        raise BoardError(f"{where}: [tflm.ops] entry {bad[0]} is not BUILTIN = \"AddMethod\"")
+    beh = lib.sub("behaviours", required=False)
+    safe = lambda f, key: _checked(f, key, f.str(key), _SAFE_VALUE)  # noqa: E731
+    board = Board(
+        name=top.str("name"), aliases=top.strings("aliases", [], pattern=BOARD_NAME),
+        title=safe(top, "title"), mcu=safe(top, "mcu"), core=safe(top, "core"),
+        clock_hz=top.int("clock_hz"), sram_bytes=top.int("sram_bytes"),
+        flash_bytes=top.int("flash_bytes"), baud=top.int("baud"),
+        usb_ids=top.strings("usb_ids", pattern=USB_ID),
+        reset_on_open=top.choice("reset_on_open", {"usb-cdc", "dtr-rts", "none"}),
+        cycle_counter=top.choice("cycle_counter", KNOWN_CYCLE_COUNTERS),
+        runtime=Runtime(rt.int("flash_bytes"), rt.int("ram_bytes"),
+                        rt.int("stack_heap_reserve_bytes"), rt.str("source"),
+                        rt.optional_int("static_ram_limit_bytes")),
+        platformio=PlatformIO(_checked(pio, "platform", pio.str("platform"), _PIO_VALUE),
+                              _checked(pio, "board", pio.str("board"), _PIO_VALUE),
+                              pio.choice("framework", {"arduino"}),
+                              pio.choice("lib_ldf_mode", {"off", "chain", "deep", "chain+",
+                                                          "deep+"}, "chain+"),
+                              pio.strings("build_flags", [], pattern=_PIO_VALUE)),
+        tflm=TflmLibrary(safe(lib, "library"), lib.strings("lib_deps", pattern=_PIO_VALUE),
+                         safe(lib, "version"),
+                         _checked(lib, "header", lib.str("header"), re.compile(r"^[\w./-]+\.h$")),
+                         lib.choice("api", KNOWN_APIS), lib.choice("kernels", KNOWN_KERNELS),
+                         lib.str("why"), dict(ops_table),
+                         KernelBehaviours(beh.bool("per_channel_fully_connected", True),
+                                          beh.bool("int8_mean_as_current", True)),
+                         lib.choice("profiler", KNOWN_PROFILERS, "none")),
+        path=str(path))
     problems = []
     if not BOARD_NAME.match(board.name) or board.name != path.stem:
         problems.append(f"name {board.name!r} must match the file name and use letters, "
                         "digits, '_', '.', '-'")
-    problems += [f"alias {a!r} is not a plain name" for a in board.aliases
-                 if not BOARD_NAME.match(a)]
-    problems += [f"usb id {u!r} is not VID:PID in hex" for u in board.usb_ids if not USB_ID.match(u)]
-    if board.tflm.api not in KNOWN_APIS:
-        problems.append(f"tflm.api {board.tflm.api!r} is not one of {sorted(KNOWN_APIS)}")
-    if board.tflm.kernels not in KNOWN_KERNELS:
-        problems.append(f"tflm.kernels {board.tflm.kernels!r} is not one of {sorted(KNOWN_KERNELS)}")
-    if board.tflm.profiler not in KNOWN_PROFILERS:
-        problems.append(f"tflm.profiler {board.tflm.profiler!r} is not one of "
-                        f"{sorted(KNOWN_PROFILERS)}")
-    if board.cycle_counter not in KNOWN_CYCLE_COUNTERS:
-        problems.append(f"cycle_counter {board.cycle_counter!r} is not one of "
-                        f"{sorted(KNOWN_CYCLE_COUNTERS)}")
-    for label, value in (("clock_hz", board.clock_hz), ("sram_bytes", board.sram_bytes),
-                         ("flash_bytes", board.flash_bytes), ("baud", board.baud)):
-        if value <= 0:
-            problems.append(f"{label} must be positive")
+    if not board.tflm.lib_deps:
+        problems.append("tflm.lib_deps must name the pinned TFLM library")
     if board.runtime.flash_bytes >= board.flash_bytes or board.runtime.ram_bytes >= board.sram_bytes:
         problems.append("runtime estimates must be smaller than the board's memories")
-    from .codegen.resolver import OP_METHODS
-
-    unknown_ops = sorted(board.tflm.ops - set(OP_METHODS))
-    if unknown_ops:
-        problems.append(f"tflm.ops names ops edgecnn has no resolver method for: {unknown_ops}")
     if problems:
         raise BoardError(f"{where} is invalid: " + "; ".join(problems))
     return board
 
 
-def list_boards() -> list[Board]:
-    return [parse_board(p) for p in _board_files()]
+def _checked(fields: _Fields, key: str, value: str, pattern) -> str:
+    if not pattern.match(value):
+        raise BoardError(f"{fields.where}: field {fields.prefix}{key} = {value!r} has characters "
+                         "that cannot go into generated C or platformio.ini")
+    return value
 
 
-def load_board(name: str) -> Board:
-    """Find a board by name or alias (case-insensitive)."""
+def list_boards(extra: str | Path | None = None) -> list[Board]:
+    return scan_boards(extra).boards
+
+
+def load_board(name: str, boards_folder: str | Path | None = None) -> Board:
+    """Find a board by name or alias (case-insensitive) among the valid board files."""
+    scan = scan_boards(boards_folder)
     if not isinstance(name, str) or not BOARD_NAME.match(name):
-        raise BoardError(f"{name!r} is not a board name; choose one of {_names()}")
+        raise BoardError(f"{name!r} is not a board name; choose one of {_names(scan)}")
     key = name.lower()
-    for board in list_boards():
+    for board in scan.boards:
         if key == board.name.lower() or key in (a.lower() for a in board.aliases):
             return board
-    raise BoardError(f"unknown board {name!r}; choose one of {_names()} (see `edgecnn boards`)")
+    broken = [e for e in scan.errors if f"/{name}.toml" in e or f"{os.sep}{name}.toml" in e]
+    if broken:
+        raise BoardError(broken[0])
+    raise BoardError(f"unknown board {name!r}; choose one of {_names(scan)} (see `edgecnn boards`)")
 
 
-def _names() -> str:
+def _names(scan: BoardScan) -> str:
     return ", ".join(f"{b.name} ({', '.join(b.aliases)})" if b.aliases else b.name
-                     for b in list_boards())
+                     for b in scan.boards)
 
 
 # --- arena planning -------------------------------------------------------------------------

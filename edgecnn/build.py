@@ -24,14 +24,14 @@ from .boards import ArenaPlan, Board, FitReport, check_fit, load_board, plan_are
 from .codegen.carray import byte_rows, c_identifier, int_rows
 from .codegen.project import (GENERATOR, check_destination, move_into_place, render_project,
                               write_files)
-from .codegen.resolver import OP_METHODS
-from .errors import ModelFileError, UnsupportedModelError
+from .compatibility import Compatibility, check_model
+from .errors import ModelFileError
 from .fsutil import staging_dir
 from .metadata import ModelMeta
 from .tflite_model import TfliteModel, read_tflite
-from .tflm import HostInterpreter, prepare_failures
+from .tflm import HostInterpreter
 
-PROTOCOL_VERSION = 2   # EDGECNN_PROTOCOL_VERSION in firmware/edgecnn_protocol.h
+PROTOCOL_VERSION = 3   # EDGECNN_PROTOCOL_VERSION in firmware/edgecnn_protocol.h
 
 MAX_VECTOR_BYTES = 32 * 1024   # flash spent on self-check inputs
 MAX_VECTORS = 8
@@ -78,7 +78,8 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
                                      epochs=epochs, train_samples=train_samples, seed=seed,
                                      verbose=verbose, log=log)
         m = read_tflite(tflite)
-        warnings = check_model(m, board)
+        compatibility = check_model(m, board, force=force)
+        warnings = list(compatibility.warnings)
         log("analyzing the model and measuring its arena with TFLite Micro ...")
         analysis = analyze(m)
         analysis.model_path = str(model_path) if model_path else f"{arch} trained on {dataset}"
@@ -91,7 +92,7 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
             warnings.append(fit.failure_message().replace(". Use --force to build anyway", ""))
         vectors, vectors_source = _test_vectors(m, meta)
         manifest = _manifest(board, m, analysis, arena, fit, meta, vectors_source, len(vectors),
-                             name)
+                             name, compatibility)
         context = _context(board, m, analysis, arena, vectors, vectors_source, name)
         # The exact bytes compiled into the firmware: the harness and the virtual board read them.
         (staged / "model").mkdir(exist_ok=True)
@@ -137,38 +138,6 @@ def _obtain_model(model_path, workdir: Path, *, dataset, arch, epochs, train_sam
     return q.tflite, q.meta
 
 
-def check_model(m: TfliteModel, board: Board) -> list[str]:
-    """Refuse what the board's TFLM library cannot run; return warnings for what it runs badly."""
-    warnings = []
-    if m.kind == "hybrid":
-        raise UnsupportedModelError("this is a hybrid model (int8 weights, float activations), "
-                                    "which TensorFlow Lite Micro cannot run; convert it with "
-                                    "full-integer quantization (`edgecnn quantize`)")
-    if m.kind == "float":
-        warnings.append("this is a float32 model: it runs many times slower and needs about 4x "
-                        "the memory of an int8 model on a microcontroller; consider "
-                        "`edgecnn quantize`")
-    custom = [oc.custom for oc in m.used_op_codes if oc.custom]
-    if custom:
-        raise UnsupportedModelError(f"the model uses custom ops ({', '.join(custom)}) that "
-                                    f"{board.tflm.library} does not provide")
-    missing = [f"{oc.name} (version {oc.version})" for oc in m.used_op_codes
-               if oc.name not in board.tflm.ops]
-    if missing:
-        raise UnsupportedModelError(
-            f"{board.tflm.library} ({board.name}) has no kernel for {', '.join(missing)}: the "
-            "device would stop with \"Didn't find op for builtin opcode\"; change the model so "
-            "the converter does not emit these ops")
-    problems = prepare_failures(m)
-    if problems:
-        raise UnsupportedModelError(f"{board.tflm.library} cannot run this model: {problems[0]}")
-    if board.tflm.api == "tflm-2023" and any(oc.name == "MEAN" for oc in m.used_op_codes):
-        warnings.append("MEAN in the Feb-2023 Arduino TFLM library differs from current TFLM by "
-                        "one quantization step: the self-check will not be bit-exact; use "
-                        "AveragePooling2D over the whole map instead of GlobalAveragePooling2D")
-    return warnings
-
-
 def _test_vectors(m: TfliteModel, meta: ModelMeta | None):
     inp, outp = m.input_tensor(), m.output_tensor()
     if inp.dtype not in ("int8", "uint8") or outp.dtype not in ("int8", "uint8"):
@@ -196,7 +165,8 @@ def _test_vectors(m: TfliteModel, meta: ModelMeta | None):
     return vectors, source
 
 
-def _manifest(board, m, analysis, arena, fit, meta, vectors_source, n_vectors, name) -> dict:
+def _manifest(board, m, analysis, arena, fit, meta, vectors_source, n_vectors, name,
+              compatibility: Compatibility) -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     def pkg(name):
@@ -229,6 +199,9 @@ def _manifest(board, m, analysis, arena, fit, meta, vectors_source, n_vectors, n
                   "kernel_scratch_bytes": arena.scratch_bytes, "margin": arena.margin,
                   "kernels": arena.kernels, "method": arena.method},
         "fit": fit.to_dict(),
+        # Operators the board's library computes differently from the host reference, built
+        # anyway with --force: the device's outputs will not match the host's for these.
+        "not_bit_exact": compatibility.to_dict(),
         "test_vectors": {"count": n_vectors, "source": vectors_source},
         "firmware": {"protocol": PROTOCOL_VERSION, "operators": len(m.operators),
                      "profiler": board.tflm.op_profiler},
@@ -260,7 +233,7 @@ def _context(board, m, analysis, arena, vectors, vectors_source, name) -> dict:
         "tflm_library": board.tflm.library,
         "profiler": board.tflm.op_profiler,
         "operator_count": max(1, len(m.operators)),
-        "ops": [{"name": n, "method": OP_METHODS[n]} for n, _ in analysis.ops],
+        "ops": [{"name": n, "method": board.tflm.ops[n]} for n, _ in analysis.ops],
         "arena_bytes": arena.allocated_bytes, "arena_host": arena.host_bytes,
         "arena_32bit": arena.host_32bit_bytes, "arena_scratch": arena.scratch_bytes,
         "arena_need": arena.device_need_bytes, "arena_margin_pct": round(arena.margin * 100),

@@ -7,6 +7,26 @@ import click
 def register(main: click.Group) -> None:
     main.add_command(boards_cmd)
     main.add_command(build_cmd)
+    main.add_command(requantize_cmd)
+
+
+@click.command("requantize")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Default: MODEL_per_tensor.tflite beside MODEL.")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+def requantize_cmd(model, out, force):
+    """Give a ready .tflite one scale per dense weight tensor (what the boards' TFLM computes)."""
+    from .requantize import requantize_file
+
+    path, layers = requantize_file(model, out, force=force)
+    if not layers:
+        click.echo(f"{model} has no per-channel dense layers; {path} is an unchanged copy")
+        return
+    click.echo(f"saved {path}: {len(layers)} dense layer{'s' if len(layers) > 1 else ''} now "
+               "per-tensor: " + ", ".join(f"{l.layer} ({l.channels} channels -> scale "
+                                           f"{l.scale:.4g})" for l in layers))
+    click.echo(f"next      edgecnn build --board BOARD --model {path}")
 
 
 @click.command("boards")

@@ -43,7 +43,7 @@ def flash_cmd(project, port, dry_run):
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds to wait for each answer.")
 @click.option("--fault", help="Virtual board only: inject faults, e.g. garbage=0.2,drop=7,"
-                              "reset=30,silence=50,vanish=40.")
+                              "reset=30,silence=50,vanish=40,corrupt=3.")
 @click.option("--out", type=click.Path(), help="report.json path or folder "
                                                "(default PROJECT/reports/TIME/).")
 def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout, fault, out):
@@ -70,7 +70,8 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
     for b in bar.values():
         b.render_finish()
     lat, runs_info = report.latency, report.runs
-    tag = " (VIRTUAL board: host timings)" if report.source == "virtual" else ""
+    tag = {"virtual": " (VIRTUAL board: host timings)",
+           "emulator": " (EMULATOR: instruction counts, not device time)"}.get(report.source, "")
     click.echo(f"board     {report.device.get('board')} on {report.port}{tag}")
     a = report.arena
     click.echo(f"arena     used {a['used_bytes']:,} of {a['allocated_bytes']:,} B allocated")
@@ -80,6 +81,8 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
                f"{', ' + str(runs_info['lost']) + ' lost' if runs_info['lost'] else ''})")
     if lat.get("cycles"):
         click.echo(f"cycles    p50 {lat['cycles']['p50']:,.0f}")
+    elif lat.get("cycles_unavailable"):
+        click.echo(f"cycles    unavailable: {lat['cycles_unavailable']}")
     sc = report.selfcheck
     click.echo(f"selfcheck {sc['passed']}/{sc['total']} bit-exact")
     if report.verify:
@@ -88,6 +91,10 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
                else "")
         click.echo(f"verify    {v['bitexact']}/{v['checked']} bit-exact{acc}")
     click.echo(f"report    {report.files['md']}")
+    if report.verdict.get("outputs_match") is False:
+        from .errors import OutputMismatchError
+
+        raise OutputMismatchError(f"{report.verdict['summary']} (report: {report.files['md']})")
 
 
 @click.command("monitor")
@@ -122,7 +129,8 @@ def monitor_cmd(project, port):
 
 @click.command("virtual-board")
 @PROJECT
-@click.option("--fault", help="Inject faults: garbage=P, drop=N, reset=N, silence=N, vanish=N.")
+@click.option("--fault", help="Inject faults: garbage=P, drop=N, reset=N, silence=N, vanish=N, "
+                              "corrupt=N.")
 def virtual_board_cmd(project, fault):
     """Serve the device protocol on a pseudo-terminal, running the model on the host."""
     from .harness import Faults, VirtualBoard

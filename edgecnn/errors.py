@@ -61,6 +61,13 @@ class DeviceError(EdgecnnError):
     report_path = None   # set by the harness when it saved what was measured before the failure
 
 
+class OutputMismatchError(EdgecnnError):
+    """The board's outputs differ from the host reference: what runs there is not what edgecnn
+    verified. Its own exit status, so that scripts and CI can tell it from bad input."""
+
+    exit_code = 3
+
+
 class PortError(DeviceError):
     """The serial port is missing, busy, not permitted, or disappeared."""
 

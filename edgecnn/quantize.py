@@ -153,6 +153,10 @@ def _convert(model, dataset: Dataset, samples: int) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
+    # One scale per dense weight tensor: TF >= 2.16 quantizes FULLY_CONNECTED per output
+    # channel, which the TFLM libraries pinned for the boards (2022-2023) compute with the first
+    # channel's scale only. Per-tensor dense weights run bit-exactly on every board edgecnn knows.
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     try:
         return bytes(converter.convert())
     except Exception as exc:

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EDGECNN_PROTOCOL_VERSION 2
+#define EDGECNN_PROTOCOL_VERSION 3
 #define EDGECNN_LINE_MAX 96
 #define EDGECNN_MAX_RUNS 100000u
 

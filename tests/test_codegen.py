@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,19 @@ import pytest
 from conftest import MLPERF_MODELS, require_tool, shared_model
 from edgecnn.build import build
 from edgecnn.codegen.carray import c_identifier, c_string
-from edgecnn.codegen.resolver import OP_METHODS
 from edgecnn.tflite_model import read_tflite
 
 TFLM_API = Path(__file__).with_name("tflm_api")
+REPO = Path(__file__).resolve().parents[1]
+# per board: the folder of declarations transcribed from its library's resolver header
+RESOLVER_API = {"nano33": TFLM_API / "resolvers" / "arduino_7948b85",
+                "esp32": TFLM_API / "resolvers" / "esp32_1.0.0"}
+BOARD_FILES = {"nano33": "nano33ble.toml", "esp32": "esp32.toml"}
+
+
+def recorded_ops(board):
+    """The [tflm.ops] table of a board file, read with tomllib (not edgecnn's loader)."""
+    return tomllib.loads((REPO / "boards" / BOARD_FILES[board]).read_text())["tflm"]["ops"]
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 COMPILERS = {"host": ["g++"], "arm": ["arm-none-eabi-g++", *ARM_FLAGS]}
 
@@ -71,7 +81,7 @@ def test_project_matches_the_model(projects, name, board):
     assert [o["name"] for o in manifest["model"]["ops"]] == ops
     main = (project / "src" / "main.cpp").read_text()
     registered = re.findall(r"resolver\.(Add\w+)\(\)", main)
-    assert registered == [OP_METHODS[o] for o in ops]
+    assert registered == [recorded_ops(board)[o] for o in ops]
     assert f"MicroMutableOpResolver<{len(ops)}>" in main
     assert f"kArenaSize = {manifest['arena']['allocated_bytes']};" in main
     assert manifest["arena"]["allocated_bytes"] <= 1.10 * manifest["arena"]["device_need_bytes"]
@@ -162,27 +172,11 @@ def test_firmware_protocol_compiles_for_cortex_m4(tmp_path):
                         str(tmp_path / (src.stem + ".o"))], check=True)
 
 
-def _api_headers(root, library_header):
-    """tests/tflm_api plus the two headers that depend on the board's library."""
-    micro = root / "tensorflow" / "lite" / "micro"
-    micro.mkdir(parents=True)
-    methods = "\n".join(f"  TfLiteStatus {m}();" for m in sorted(set(OP_METHODS.values())))
-    (micro / "micro_mutable_op_resolver.h").write_text(
-        "#pragma once\n#include \"tensorflow/lite/micro/micro_interpreter.h\"\nnamespace tflite {\n"
-        "template <unsigned int tOpCount>\nclass MicroMutableOpResolver : public MicroOpResolver {\n"
-        f" public:\n{methods}\n}};\n}}  // namespace tflite\n")
-    (root / library_header).write_text("#pragma once\n")
-    return root
-
-
-@pytest.mark.parametrize("board", ["nano33", "esp32"])
-@pytest.mark.parametrize("name", sorted(MLPERF_MODELS))
-def test_generated_sketch_type_checks_against_the_tflm_api(projects, tmp_path, name, board):
-    """Every generated main.cpp compiles (syntax and types) against the declared TFLM and
-    Arduino API of its board's library: -Wall -Wextra -Werror, host g++ and ARM g++."""
-    project = projects[name, board].project
-    extra = _api_headers(tmp_path, "TensorFlowLite_ESP32.h" if board == "esp32"
-                         else "TensorFlowLite.h")
+def type_check(project, board, tmp_path):
+    """Compile main.cpp with -fsyntax-only against the declared API of ``board``'s library
+    (host g++ and arm-none-eabi-g++); return the failing compiler output, or ''."""
+    (tmp_path / ("TensorFlowLite_ESP32.h" if board == "esp32" else "TensorFlowLite.h")
+     ).write_text("#pragma once\n")
     api = [] if board == "nano33" else ["-DEDGECNN_TFLM_API_2022"]
     for tool, cycles in (("g++", "-DEDGECNN_CYCLES_NONE"),
                          ("arm-none-eabi-g++", "-DEDGECNN_CYCLES_DWT")):
@@ -190,10 +184,20 @@ def test_generated_sketch_type_checks_against_the_tflm_api(projects, tmp_path, n
         flags = ARM_FLAGS if tool.startswith("arm") else []
         proc = subprocess.run(
             [tool, *flags, "-std=gnu++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
-             "-Wno-unused-parameter", cycles, *api, "-I", str(TFLM_API), "-I", str(extra),
-             "-I", str(project / "include"), str(project / "src" / "main.cpp")],
-            capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
+             "-Wno-unused-parameter", cycles, *api, "-I", str(RESOLVER_API[board]),
+             "-I", str(TFLM_API), "-I", str(tmp_path), "-I", str(project / "include"),
+             str(project / "src" / "main.cpp")], capture_output=True, text=True)
+        if proc.returncode != 0:
+            return proc.stderr
+    return ""
+
+
+@pytest.mark.parametrize("board", ["nano33", "esp32"])
+@pytest.mark.parametrize("name", sorted(MLPERF_MODELS))
+def test_generated_sketch_type_checks_against_the_tflm_api(projects, tmp_path, name, board):
+    """Every generated main.cpp compiles (syntax and types) against the declared TFLM and
+    Arduino API of its board's library: -Wall -Wextra -Werror, host g++ and ARM g++."""
+    assert type_check(projects[name, board].project, board, tmp_path) == ""
 
 
 def test_outputs_get_ordinary_permissions(projects):
@@ -205,3 +209,19 @@ def test_outputs_get_ordinary_permissions(projects):
     assert project.stat().st_mode & 0o777 == 0o777 & ~mask
     for name in ("edgecnn.json", "platformio.ini", "model/model.tflite", "src/main.cpp"):
         assert (project / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+def test_the_type_check_fails_for_a_method_the_library_lacks(projects, tmp_path):
+    """The declarations are the library's own: the ESP32 library has no AddDiv, so a sketch
+    calling it does not compile, while the Nano's declarations accept it."""
+    import shutil
+
+    original = projects["kws_ref_model.tflite", "esp32"].project
+    project = tmp_path / "project"
+    shutil.copytree(original, project)
+    main = project / "src" / "main.cpp"
+    main.write_text(main.read_text().replace("resolver.AddSoftmax()", "resolver.AddDiv()"))
+    (tmp_path / "esp").mkdir()
+    assert "AddDiv" in type_check(project, "esp32", tmp_path / "esp")
+    assert "AddDiv" in (RESOLVER_API["nano33"] / "tensorflow" / "lite" / "micro" /
+                        "micro_mutable_op_resolver.h").read_text()

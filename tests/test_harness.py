@@ -160,7 +160,7 @@ def test_a_busy_port_is_refused(kws_project, tmp_path):
             holder.close()
         # Once the port is free, the same board answers.
         report = bench(kws_project, port=board.port, runs=5, out=tmp_path, **FAST)
-        assert report.status == "complete" and report.source == "device"
+        assert report.status == "complete" and report.source == "virtual"
 
 
 def test_a_board_running_another_model_is_refused(kws_project, digits_project, tmp_path):
@@ -208,7 +208,7 @@ def test_the_virtual_board_speaks_the_firmware_protocol(kws_project):
                         lines.append(line)
                 return lines
             ident = ask(b"id\n", 5)
-            assert ident[0].startswith("edgecnn id version=virtual protocol=2 board=nano33ble")
+            assert ident[0].startswith("edgecnn id version=0.1.0 protocol=3 target=virtual board=nano33ble")
             assert ident[3] == "edgecnn input shape=1x49x10x1 type=9 scale=0.584702909 zero_point=83"
             assert ask(b"bench 0\n") == ["edgecnn error usage: bench RUNS [WARMUP], 1 <= RUNS <= 100000"]
             assert ask(b"x" * 200 + b"\n") == ["edgecnn error line too long"]
@@ -275,3 +275,57 @@ def test_flash_and_bench_refuse_a_folder_that_is_not_a_project(tmp_path):
         bench(tmp_path, port="virtual")
     with pytest.raises(FlashError.__mro__[1]):   # EdgecnnError
         Faults.parse("garbage=2")
+
+
+def test_outputs_that_differ_fail_the_run_with_exit_status_3(kws_project, tmp_path):
+    """A board whose kernels compute differently (every 3rd output one step off): the verdict
+    fails, every mismatch is counted, and the report's first lines say so."""
+    proc = run_cli("bench", "--project", kws_project, "--port", "virtual", "--runs", "5",
+                   "--warmup", "0", "--verify", "--fault", "corrupt=3", "--timeout", "3",
+                   "--out", tmp_path / "r")
+    assert proc.returncode == 3, (proc.returncode, proc.stderr)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("edgecnn: error: OUTPUTS DIFFER from the host reference"), last
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    # 8 self-check vectors at boot are not reported; on request outputs 9..16 are computed:
+    # every 3rd one is off, then 8 verified outputs continue the count
+    assert report["verdict"]["outputs_match"] is False
+    v, sc = report["verify"], report["selfcheck"]
+    assert v["checked"] == 8 and v["mismatched"] == 8 - v["bitexact"] > 0
+    assert v["max_diff"] == 1 and len(v["mismatched_samples"]) == v["mismatched"]
+    assert sc["total"] - sc["passed"] > 0
+    assert f"outputs differ on {v['mismatched']} of 8 samples, max 1 step" in last
+    md = (tmp_path / "r" / "report.md").read_text().splitlines()
+    assert md[2].startswith("**OUTPUTS DIFFER from the host reference")
+
+
+def test_every_mismatch_is_counted_when_the_list_is_capped(kws_project, tmp_path):
+    from edgecnn.harness.bench import MISMATCH_LIST
+
+    report = bench(kws_project, port="virtual", runs=1, verify=True, samples=8,
+                   out=tmp_path, faults=Faults.parse("corrupt=1"), **FAST)
+    assert report.verify["mismatched"] == 8 and report.verify["bitexact"] == 0
+    assert report.selfcheck["passed"] == 0
+    assert MISMATCH_LIST < 60   # the cap applies to the listed indices only
+    assert report.verdict["outputs_match"] is False
+
+
+def test_a_virtual_board_opened_by_its_path_is_labelled_virtual(kws_project, tmp_path):
+    """The report's source is what the firmware says it runs on, not how the port is named."""
+    with VirtualBoard(kws_project) as board:
+        assert board.port.startswith("/dev/")
+        report = bench(kws_project, port=board.port, runs=3, out=tmp_path, **FAST)
+    assert report.source == "virtual" and report.device["target"] == "virtual"
+    assert json.loads(open(report.files["json"]).read())["source"] == "virtual"
+    assert "VIRTUAL BOARD" in open(report.files["md"]).read()
+
+
+def test_a_cycle_counter_that_reads_zero_is_unavailable_not_a_figure():
+    from edgecnn.harness.bench import cycle_counter_state
+    from edgecnn.harness.link import Identification
+
+    counting = Identification(has_cycles=True)
+    assert cycle_counter_state(counting, [0, 0, 0]) == (
+        False, "the cycle counter read 0 on every run (not running on this target)")
+    assert cycle_counter_state(counting, [120, 118]) == (True, None)
+    assert cycle_counter_state(Identification(has_cycles=False), [5])[0] is False

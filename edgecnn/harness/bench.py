@@ -30,15 +30,20 @@ from .protocol import Message, decode_output, infer_command
 MAX_RESETS = 3          # reboots survived in one run before giving up
 MAX_ATTEMPTS = 3        # tries per verification sample (lost or corrupted answers)
 BOOT_TIMEOUT_S = 8.0    # a reset board prints its identification and self-check within this
+MISMATCH_LIST = 50      # sample indices listed in report.json; the count is never capped
 
 
 @dataclass
 class BenchReport:
     """The figures of one run; ``to_dict()`` is report.json."""
 
-    source: str                       # "device" or "virtual"
+    # "device", "virtual" or "emulator": what the firmware said it runs on ("unknown" until
+    # it answered), never inferred from the port's name
+    source: str = "unknown"
     status: str = "running"           # "complete" or "partial"
     error: str | None = None
+    # Do the board's outputs equal the host reference's? {"outputs_match": bool|None, "summary"}
+    verdict: dict = field(default_factory=dict)
     started: str = ""
     finished: str = ""
     port: str = ""
@@ -71,6 +76,40 @@ def latency_stats(values) -> dict:
     return {"count": int(a.size), "min": float(a.min()), "mean": float(a.mean()),
             "p50": float(p50), "p90": float(p90), "p99": float(p99), "max": float(a.max()),
             "std": float(a.std())}
+
+
+def cycle_counter_state(ident, samples) -> tuple[bool, str | None]:
+    """Whether the cycle figures are real: the firmware must have a counter, and it must
+    advance (a counter that reads 0, as DWT under QEMU, is not a figure)."""
+    if ident is None or not ident.has_cycles:
+        return False, "the firmware has no cycle counter"
+    if samples and not any(samples):
+        return False, "the cycle counter read 0 on every run (not running on this target)"
+    return bool(samples), None
+
+
+def verdict(report: "BenchReport") -> dict:
+    """Whether every output compared (self-check vectors, verified samples) equals the host
+    reference, in one sentence; ``outputs_match`` is None when nothing was compared."""
+    sc, v = report.selfcheck, report.verify
+    parts, compared, differ = [], 0, False
+    if sc.get("total"):
+        compared += 1
+        bad = sc["total"] - sc["passed"]
+        differ |= bad > 0
+        parts.append(f"self-check {sc['passed']} of {sc['total']} vectors bit-exact" if not bad
+                     else f"self-check vectors differ on {bad} of {sc['total']}")
+    if v.get("checked"):
+        compared += 1
+        differ |= v["mismatched"] > 0
+        parts.append(f"all {v['checked']} verified outputs bit-exact" if not v["mismatched"]
+                     else f"outputs differ on {v['mismatched']} of {v['checked']} samples, "
+                          f"max {v['max_diff']} step{'s' if v['max_diff'] != 1 else ''}")
+    if not compared:
+        return {"outputs_match": None, "summary": "no outputs were compared with the host"}
+    head = ("OUTPUTS DIFFER from the host reference: " if differ else
+            "outputs equal the host reference: ")
+    return {"outputs_match": not differ, "summary": head + "; ".join(parts)}
 
 
 class _Rows:
@@ -115,8 +154,7 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         raise EdgecnnError("faults can only be injected into the virtual board (--port virtual)")
     elif port is None:
         port = find_port(project.board["usb_ids"], project.board["title"])
-    report = BenchReport(source="virtual" if virtual_board else "device", port=port,
-                         started=_now(), project=_project_summary(project))
+    report = BenchReport(port=port, started=_now(), project=_project_summary(project))
     for name in ("jsonl", "json", "csv", "md"):
         report.files[name] = str(out_json.with_suffix("." + name))
     Path(report.files["jsonl"]).unlink(missing_ok=True)
@@ -152,7 +190,8 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         report.link = {"noise_lines": link.noise_lines, "resynced_lines": link.resynced_lines,
                        "resets": link.resets}
         report.finished = _now()
-        rows.write("end", status=report.status, error=report.error)
+        report.verdict = verdict(report)
+        rows.write("end", status=report.status, error=report.error, verdict=report.verdict)
         rows.close()
         from .report import write_reports
 
@@ -174,6 +213,7 @@ class _Run:
         self.ident = self.link.identify()
         self._check_identity(self.ident)
         self.report.device = self.ident.to_dict()
+        self.report.source = self.ident.target
         self.report.arena = {
             "allocated_bytes": self.ident.arena_allocated,
             "used_bytes": self.ident.arena_used,
@@ -269,10 +309,11 @@ class _Run:
         order = sorted(us)
         self.report.samples_us = [us[k] for k in order]
         self.report.samples_cycles = [cycles[k] for k in order]
-        has_cycles = bool(self.ident and self.ident.has_cycles)
+        cycles_ok, why = cycle_counter_state(self.ident, self.report.samples_cycles)
         self.report.latency = {"us": latency_stats(self.report.samples_us),
                                "cycles": latency_stats(self.report.samples_cycles)
-                               if has_cycles else {},
+                               if cycles_ok else {},
+                               "cycles_unavailable": why,
                                "source": self.report.source,
                                "clock": ("host wall clock (time.perf_counter_ns) around TFLM's "
                                          "Invoke()" if self.report.source == "virtual" else
@@ -339,13 +380,16 @@ class _Run:
         self.report.verify = {
             "source": source, "requested": total, "checked": len(results),
             "bitexact": sum(r["bitexact"] for r in results),
+            "mismatched": sum(not r["bitexact"] for r in results),   # all of them, always
             "all_bitexact": bool(results) and all(r["bitexact"] for r in results),
             "max_diff": max((r["max_diff"] for r in results), default=0),
             "device_accuracy": (sum(r["device_pred"] == r["label"] for r in labelled)
                                 / len(labelled)) if labelled else None,
             "host_accuracy": (sum(r["host_pred"] == r["label"] for r in labelled)
                               / len(labelled)) if labelled else None,
-            "mismatched_samples": [r["index"] for r in results if not r["bitexact"]][:50],
+            # the first MISMATCH_LIST of them by index (the count above is complete)
+            "mismatched_samples": [r["index"] for r in results
+                                   if not r["bitexact"]][:MISMATCH_LIST],
             "latency_us": latency_stats([r["us"] for r in results]),
         }
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import DeviceTimeoutError, PortError, ProtocolError
-from .protocol import PROTOCOL_VERSION, Message, parse_line
+from .protocol import PROTOCOL_VERSION, TARGETS, Message, parse_line
 
 READ_CHUNK = 4096
 
@@ -23,6 +23,7 @@ class Identification:
 
     version: str = ""
     protocol: int = 0
+    target: str = ""          # "device", "virtual" or "emulator", as the firmware says
     board: str = ""
     kernels: str = ""
     clock_hz: int = 0
@@ -37,7 +38,7 @@ class Identification:
 
     @property
     def virtual(self) -> bool:
-        return self.version == "virtual"
+        return self.target == "virtual"
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -242,6 +243,11 @@ class SerialLink:
             raise ProtocolError(f"the board speaks edgecnn protocol {ident.protocol}, this "
                                 f"edgecnn speaks {PROTOCOL_VERSION}: rebuild and flash the "
                                 "project with this version")
+        ident.target = str(f.get("target", ""))
+        if ident.target not in TARGETS:
+            raise ProtocolError(f"the firmware on {self.port} does not say what it runs on "
+                                f"(target={ident.target or '?'}); rebuild and flash the project "
+                                "with this edgecnn version")
         ident.board = str(f.get("board", ""))
         ident.kernels = str(f.get("kernels", ""))
         ident.clock_hz = int(f.get("clock_hz", 0))

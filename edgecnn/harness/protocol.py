@@ -15,14 +15,17 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 PREFIX = "edgecnn "
 KINDS = frozenset({"id", "model", "arena", "input", "output", "selfcheck", "bench", "infer",
                    "profile", "ready", "error", "help"})
 _FIELD = re.compile(r"([a-z_0-9]+)=(\S*)")
 _INT = re.compile(r"^-?\d+$")
+# hex or names that may look like decimal numbers
 _TEXT_FIELDS = frozenset({"crc32", "sha256", "output", "version", "board", "kernels", "tag",
-                          "shape"})   # hex or names that may look like decimal numbers
+                          "shape", "target"})
+# What the firmware says it runs on; a report's source is this answer, never the port's name.
+TARGETS = ("device", "virtual", "emulator")
 
 
 @dataclass

@@ -45,9 +45,13 @@ def _fmt(value, digits=0) -> str:
 
 def markdown(report) -> str:
     p, d = report.project, report.device
-    label = "VIRTUAL BOARD (host timings, not a microcontroller)" if report.source == "virtual" \
-        else f"{p.get('board_title', '')} on {report.port}"
+    label = {"virtual": "VIRTUAL BOARD (host timings, not a microcontroller)",
+             "emulator": "EMULATOR (instruction counts, not device time)"}.get(
+        report.source, f"{p.get('board_title', '')} on {report.port}")
     lines = [f"# edgecnn bench: {p.get('model', '?')} on {label}", ""]
+    if report.verdict:
+        strong = "**" if report.verdict.get("outputs_match") is False else ""
+        lines += [f"{strong}{report.verdict['summary']}{strong}.", ""]
     if report.status != "complete":
         lines += [f"**Partial report**: {report.error}", ""]
     lines += ["| | |", "|---|---|",
@@ -105,8 +109,12 @@ def markdown(report) -> str:
                else "")
         lines += ["## Verification", "",
                   f"{v['bitexact']} of {v['checked']} outputs bit-exact with the host TFLM "
-                  f"interpreter (max difference {v['max_diff']}){acc}. Inputs: {v['source']}.",
-                  ""]
+                  f"interpreter, {v['mismatched']} differ (max difference {v['max_diff']})"
+                  f"{acc}. Inputs: {v['source']}.", ""]
+        if v["mismatched"]:
+            listed = v["mismatched_samples"]
+            lines += [f"Differing samples (first {len(listed)} of {v['mismatched']}): "
+                      + ", ".join(map(str, listed)), ""]
     link = report.link
     if link:
         lines += [f"Link: {link.get('noise_lines', 0)} noise lines skipped, "

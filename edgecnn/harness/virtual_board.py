@@ -9,7 +9,8 @@ Faults can be injected to exercise the harness's recovery (``Faults.parse``):
 ``garbage=P`` (a burst of random bytes before a line, with probability P), ``drop=N`` (every
 Nth result line is lost), ``reset=N`` (the board reboots after N result lines, once),
 ``silence=N`` (it stops answering after N result lines), ``vanish=N`` (the port disappears
-after N result lines).
+after N result lines), ``corrupt=N`` (every Nth computed output, self-check or ``infer``, has one
+byte off by one step, with a matching CRC: a board whose kernels compute differently).
 
 Example:
     >>> with VirtualBoard("nano33ble_kws") as board:        # doctest: +SKIP
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..errors import EdgecnnError
 from .project import Project, load_project
 from .protocol import PROTOCOL_VERSION
@@ -46,6 +48,7 @@ class Faults:
     reset: int = 0
     silence: int = 0
     vanish: int = 0
+    corrupt: int = 0
     seed: int = 0
 
     @classmethod
@@ -58,8 +61,8 @@ class Faults:
         for item in spec.split(","):
             key, _, value = item.strip().partition("=")
             if key not in names or not value:
-                raise EdgecnnError(f"unknown fault {item.strip()!r}; use any of "
-                                   "garbage=P, drop=N, reset=N, silence=N, vanish=N, seed=N")
+                raise EdgecnnError(f"unknown fault {item.strip()!r}; use any of garbage=P, "
+                                   "drop=N, reset=N, silence=N, vanish=N, corrupt=N, seed=N")
             try:
                 setattr(faults, key, float(value) if key == "garbage" else int(value))
             except ValueError:
@@ -95,6 +98,7 @@ class VirtualBoard:
         self._thread = None
         self._stop = threading.Event()
         self._results_sent = 0
+        self._outputs_computed = 0
         self._reset_done = False
         self._silent = False
         self.port = ""
@@ -183,7 +187,7 @@ class VirtualBoard:
         p = self.project
         arena = p.manifest["arena"]
         used = int(arena.get("host_32bit_bytes") or 0)
-        self._line(f"edgecnn id version=virtual protocol={PROTOCOL_VERSION} "
+        self._line(f"edgecnn id version={__version__} protocol={PROTOCOL_VERSION} target=virtual "
                    f"board={p.board['name']} kernels=tflm-host-reference "
                    f"clock_hz=0 cycles=0 profiler=0")
         self._line(f"edgecnn model sha256={p.sha256} bytes={len(p.model_bytes)}")
@@ -205,6 +209,17 @@ class VirtualBoard:
         elapsed_us = max(1, (time.perf_counter_ns() - start) // 1000)
         return np.ascontiguousarray(y).tobytes(), int(elapsed_us)
 
+    def _as_computed(self, out: bytes) -> bytes:
+        """The output as this (possibly faulty) board computes it: with ``corrupt=N`` every Nth
+        one has its first byte one step off."""
+        self._outputs_computed += 1
+        n = self.faults.corrupt
+        if not n or self._outputs_computed % n:
+            return out
+        wrong = bytearray(out)
+        wrong[0] = (wrong[0] + 1) % 256 if wrong[0] not in (0x7F, 0xFF) else wrong[0] - 1
+        return bytes(wrong)
+
     def _selfcheck(self) -> None:
         passed = 0
         vectors = self.project.vectors
@@ -212,6 +227,7 @@ class VirtualBoard:
         for i, v in enumerate(vectors):
             x = np.asarray(v["input"], dtype=dtype).tobytes()
             out, us = self._invoke(x)
+            out = self._as_computed(out)
             got = np.frombuffer(out, dtype=np.dtype(self._output.dtype)).astype(int)
             want = np.asarray(v["output"], dtype=int)
             diff = np.abs(got - want)
@@ -237,6 +253,7 @@ class VirtualBoard:
 
     def _infer(self, payload: bytes) -> None:
         out, us = self._invoke(payload)
+        out = self._as_computed(out)
         self._line(f"edgecnn infer us={us} cycles=0 crc32={zlib.crc32(out):08x} "
                    f"output={out.hex()}", result=True)
 

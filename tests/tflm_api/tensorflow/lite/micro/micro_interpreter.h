@@ -46,8 +46,7 @@ class MicroInterpreter {
   MicroInterpreter(const Model* model, const MicroOpResolver& op_resolver,
                    uint8_t* tensor_arena, size_t tensor_arena_size,
                    MicroResourceVariables* resource_variables = nullptr,
-                   MicroProfilerInterface* profiler = nullptr,
-                   bool preserve_all_tensors = false);
+                   MicroProfilerInterface* profiler = nullptr);
 #endif
   TfLiteStatus AllocateTensors();
   TfLiteStatus Invoke();
