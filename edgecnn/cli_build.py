@@ -31,15 +31,20 @@ def requantize_cmd(model, out, force):
 
 @click.command("boards")
 def boards_cmd():
-    """List the boards edgecnn can build for (one file each in boards/)."""
-    from .boards import list_boards
+    """List the boards edgecnn can build for: its own boards/*.toml, then the folders named in
+    $EDGECNN_BOARDS_DIR. A file that does not validate is reported and the others still work."""
+    from .boards import scan_boards
 
-    for b in list_boards():
+    scan = scan_boards()
+    for b in scan.boards:
         click.echo(f"{b.name:<12} {b.title} — {b.mcu} {b.core} @ {b.clock_hz // 1_000_000} MHz, "
                    f"{b.sram_bytes // 1024} KB SRAM, {b.flash_bytes // 1024} KB flash; "
                    f"aliases: {', '.join(b.aliases) or '-'}")
         click.echo(f"{'':<12} PlatformIO {b.platformio.platform} / {b.platformio.board}; "
-                   f"TFLM: {b.tflm.library} ({b.tflm.kernels} kernels)")
+                   f"TFLM: {b.tflm.library} ({b.tflm.kernels} kernels, {len(b.tflm.ops)} ops); "
+                   f"file {b.path}")
+    for error in scan.errors:
+        click.echo(f"warning: {error}", err=True)
 
 
 @click.command("build")

@@ -61,13 +61,29 @@ def test_op_tables_are_the_libraries_own_method_names():
 def test_arena_plan_adds_cmsis_scratch_only_for_cmsis_boards():
     a = analyze(shared_model("kws_ref_model.tflite"))
     nano, esp = plan_arena(a, load_board("nano33")), plan_arena(a, load_board("esp32"))
-    # first conv: 10x4 kernel over 1 input channel -> 2*1*10*4 int16 values = 160 B;
-    # 3x3 depthwise convs: none; average pool over 64 channels -> 64 int32 = 256 B (the largest)
-    assert nano.scratch_bytes == max(2 * 1 * 10 * 4 * 2, 64 * 4) == 256
-    assert "average_pooling2d" in nano.scratch_layer
+    # CMSIS-NN at 7948b85: first conv 10x4 over 1 channel -> 2*1*10*4 int16 = 160 B; 3x3
+    # depthwise over 64 channels -> 64*3*3 int16 = 1,152 B (no 3x3 exemption in this snapshot);
+    # 1x1 pointwise convs none; average pool over 64 channels -> 64 int32 = 256 B
+    assert nano.scratch_bytes == max(2 * 1 * 10 * 4 * 2, 64 * 9 * 2, 64 * 4) == 1152
     assert esp.scratch_bytes == 0
     assert nano.allocated_bytes % 16 == 0
-    assert nano.device_need_bytes <= nano.allocated_bytes <= 1.10 * nano.device_need_bytes
+
+
+# arena_used_bytes() that the pinned Nano library (7948b85, CMSIS-NN) reports for these models
+# on a 32-bit Cortex-M4 (built as PlatformIO builds it, run on QEMU mps2-an386): measured
+# reference figures, not derived from edgecnn's code.
+DEVICE_ARENA_USED = {"kws_ref_model.tflite": 24_164, "pretrainedResnet_quant.tflite": 55_188,
+                     "ad01_int8.tflite": 2_596}
+
+
+@pytest.mark.parametrize("name", sorted(DEVICE_ARENA_USED))
+def test_the_arena_is_never_smaller_than_the_board_uses(name):
+    plan = plan_arena(analyze(shared_model(name)), load_board("nano33"))
+    used = DEVICE_ARENA_USED[name]
+    assert plan.device_need_bytes >= used
+    assert plan.allocated_bytes >= plan.device_need_bytes
+    if used > 8192:
+        assert plan.allocated_bytes <= 1.10 * used
 
 
 def test_a_model_too_big_for_the_board_is_refused_with_options():
