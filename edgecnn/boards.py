@@ -18,8 +18,8 @@ from pathlib import Path
 from .errors import BoardError, FitError
 from .resources import resource_dir
 
-BOARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-USB_ID = re.compile(r"^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}$")
+BOARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+USB_ID = re.compile(r"^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}\Z")
 KNOWN_APIS = {"tflm-2023", "error-reporter-2022"}
 KNOWN_KERNELS = {"reference", "cmsis-nn", "esp-nn"}
 KNOWN_CYCLE_COUNTERS = {"dwt", "ccount", "none"}
@@ -217,11 +217,11 @@ class _Fields:
 
 # Printable ASCII without quotes or backslashes: every string field may end up in C source or
 # platformio.ini, so nothing in it can close a literal or start a new line or section.
-_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
-_SAFE_VALUE = re.compile(r'^[^"\\\x00-\x1f\x7f;]*$')
-_C_METHOD = re.compile(r"^Add[A-Za-z0-9]+$")
-_BUILTIN = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_PIO_VALUE = re.compile(r"^[A-Za-z0-9_.:/@#+=~-][A-Za-z0-9_.:/@#+=~ -]*$")
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*\Z")
+_SAFE_VALUE = re.compile(r'^[^"\\\x00-\x1f\x7f;]*\Z')
+_C_METHOD = re.compile(r"^Add[A-Za-z0-9]+\Z")
+_BUILTIN = re.compile(r"^[A-Z][A-Z0-9_]*\Z")
+_PIO_VALUE = re.compile(r"^[A-Za-z0-9_.:/@#+=~-][A-Za-z0-9_.:/@#+=~ -]*\Z")
 
 
 def parse_board(path: Path) -> Board:
@@ -262,7 +262,7 @@ def parse_board(path: Path) -> Board:
                               pio.strings("build_flags", [], pattern=_PIO_VALUE)),
         tflm=TflmLibrary(safe(lib, "library"), lib.strings("lib_deps", pattern=_PIO_VALUE),
                          safe(lib, "version"),
-                         _checked(lib, "header", lib.str("header"), re.compile(r"^[\w./-]+\.h$")),
+                         _checked(lib, "header", lib.str("header"), re.compile(r"^[\w./-]+\.h\Z")),
                          lib.choice("api", KNOWN_APIS), lib.choice("kernels", KNOWN_KERNELS),
                          lib.str("why"), dict(ops_table),
                          KernelBehaviours(beh.bool("per_channel_fully_connected", True),

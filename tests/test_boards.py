@@ -95,3 +95,40 @@ def test_a_model_too_big_for_the_board_is_refused_with_options():
     message = report.failure_message()
     assert "over by" in message and "--force" in message
     assert "depthwise-separable" in message and "esp32" in message
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ('"tanakamasayuki/TensorFlowLite_ESP32@1.0.0"',
+     '"tanakamasayuki/TensorFlowLite_ESP32@1.0.0\\n[env:evil]"', "tflm.lib_deps"),
+    ('aliases = ["esp32dev", "esp32-devkit"]', 'aliases = "esp32dev"', "aliases"),
+    ("clock_hz = 240_000_000", "clock_hz = true", "clock_hz"),
+    ('title = "ESP32 DevKit (ESP32-WROOM-32)"', 'title = "ESP32\\";\\nint evil;//"', "title"),
+    ('build_flags = []', 'build_flags = "-DFOO"', "platformio.build_flags"),
+])
+def test_hostile_board_fields_are_refused_naming_the_field(tmp_path, old, new, field):
+    text = (resource_dir("boards") / "esp32.toml").read_text()
+    assert old in text
+    path = tmp_path / "esp32.toml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(BoardError, match=field.replace(".", r"\.")):
+        parse_board(path)
+
+
+def test_a_users_board_folder_cannot_take_over_a_name_and_broken_files_hide_nothing(
+        tmp_path, monkeypatch):
+    from edgecnn.boards import scan_boards
+
+    text = (resource_dir("boards") / "esp32.toml").read_text()
+    (tmp_path / "mine.toml").write_text(text.replace('name = "esp32"', 'name = "mine"')
+                                        .replace('aliases = ["esp32dev", "esp32-devkit"]',
+                                                 'aliases = ["nano33"]'))
+    (tmp_path / "broken.toml").write_text("name = [")
+    (tmp_path / "mine2.toml").write_text(text.replace('name = "esp32"', 'name = "mine2"')
+                                         .replace('aliases = ["esp32dev", "esp32-devkit"]',
+                                                  'aliases = ["m2"]'))
+    monkeypatch.setenv("EDGECNN_BOARDS_DIR", str(tmp_path))
+    scan = scan_boards()
+    assert {b.name for b in scan.boards} == {"esp32", "nano33ble", "mine2"}
+    assert any("'nano33' is already taken" in e for e in scan.errors)
+    assert any("broken.toml cannot be read" in e for e in scan.errors)
+    assert load_board("nano33").name == "nano33ble" and load_board("m2").name == "mine2"
