@@ -114,47 +114,50 @@ def boards_dir() -> Path:
     return resource_dir("boards")
 
 
-def board_dirs(extra: str | Path | None = None) -> list[Path]:
+def board_dirs() -> list[Path]:
     """Where board files are read from: edgecnn's own, then $EDGECNN_BOARDS_DIR (one or more
-    folders separated by the path separator), then ``extra`` (the --boards-dir option)."""
+    folders separated by the path separator)."""
     dirs = [boards_dir()]
     for entry in os.environ.get(BOARDS_ENV, "").split(os.pathsep):
         if entry.strip():
             dirs.append(Path(entry.strip()))
-    if extra:
-        dirs.append(Path(extra))
     return dirs
 
 
 @dataclass
 class BoardScan:
     boards: list  # list[Board], valid files in reading order
-    errors: list[str]  # one line per file that did not validate or clashed with another
+    # (file or folder, one line) for each that did not validate or clashed with another
+    problems: list[tuple[Path, str]]
+
+    @property
+    def errors(self) -> list[str]:
+        return [message for _, message in self.problems]
 
 
-def scan_boards(extra: str | Path | None = None) -> BoardScan:
+def scan_boards() -> BoardScan:
     """Every board file, validated; a broken or clashing file is reported, never hides others.
     edgecnn's own boards come first, so a user's file cannot take over their names."""
-    boards, errors, owner = [], [], {}
-    for folder in board_dirs(extra):
+    boards, problems, owner = [], [], {}
+    for folder in board_dirs():
         if folder != boards_dir() and not folder.is_dir():
-            errors.append(f"boards folder {folder} does not exist")
+            problems.append((folder, f"boards folder {folder} does not exist"))
             continue
         for path in sorted(folder.glob("*.toml")):
             try:
                 board = parse_board(path)
             except BoardError as exc:
-                errors.append(str(exc))
+                problems.append((path, str(exc)))
                 continue
             names = [board.name.lower(), *(a.lower() for a in board.aliases)]
             clash = next((n for n in names if n in owner), None)
             if clash is not None:
-                errors.append(f"board file {path}: name or alias {clash!r} is already taken by "
-                              f"{owner[clash]}; rename it")
+                problems.append((path, f"board file {path}: name or alias {clash!r} is already "
+                                       f"taken by {owner[clash]}; rename it"))
                 continue
             owner.update({n: path for n in names})
             boards.append(board)
-    return BoardScan(boards, errors)
+    return BoardScan(boards, problems)
 
 
 class _Fields:
@@ -170,16 +173,16 @@ class _Fields:
         got = "missing" if key not in self.table else f"{type(value).__name__} {value!r}"[:80]
         raise BoardError(f"{self.where}: field {self.prefix}{key} must be {expected} ({got})")
 
-    def str(self, key, default=None, *, line=True):
-        value = self.table.get(key, default)
-        if not isinstance(value, str) or not value or (line and not _PRINTABLE.match(value)):
+    def str(self, key):
+        value = self.table.get(key)
+        if not isinstance(value, str) or not value or not _PRINTABLE.match(value):
             self._fail(key, "a non-empty string of printable characters on one line")
         return value
 
-    def int(self, key, *, positive=True):
+    def int(self, key):
         value = self.table.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or (positive and value <= 0):
-            self._fail(key, "a positive integer" if positive else "an integer")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self._fail(key, "a positive integer")
         return value
 
     def optional_int(self, key):
@@ -215,8 +218,9 @@ class _Fields:
         return _Fields(self.table.get(key), self.where, f"{self.prefix}{key}.")
 
 
-# Printable ASCII without quotes or backslashes: every string field may end up in C source or
-# platformio.ini, so nothing in it can close a literal or start a new line or section.
+# Every string field may end up in C source or platformio.ini: printable ASCII on one line, so
+# that nothing starts a new line or section; fields rendered into C literals or comments also
+# exclude quotes, backslashes and ';' (_SAFE_VALUE).
 _PRINTABLE = re.compile(r"^[\x20-\x7e]*\Z")
 _SAFE_VALUE = re.compile(r'^[^"\\\x00-\x1f\x7f;]*\Z')
 _C_METHOD = re.compile(r"^Add[A-Za-z0-9]+\Z")
@@ -289,22 +293,23 @@ def _checked(fields: _Fields, key: str, value: str, pattern) -> str:
     return value
 
 
-def list_boards(extra: str | Path | None = None) -> list[Board]:
-    return scan_boards(extra).boards
+def list_boards() -> list[Board]:
+    return scan_boards().boards
 
 
-def load_board(name: str, boards_folder: str | Path | None = None) -> Board:
+def load_board(name: str) -> Board:
     """Find a board by name or alias (case-insensitive) among the valid board files."""
-    scan = scan_boards(boards_folder)
+    scan = scan_boards()
     if not isinstance(name, str) or not BOARD_NAME.match(name):
         raise BoardError(f"{name!r} is not a board name; choose one of {_names(scan)}")
     key = name.lower()
     for board in scan.boards:
         if key == board.name.lower() or key in (a.lower() for a in board.aliases):
             return board
-    broken = [e for e in scan.errors if f"/{name}.toml" in e or f"{os.sep}{name}.toml" in e]
-    if broken:
-        raise BoardError(broken[0])
+    broken = next((message for path, message in scan.problems
+                   if path.suffix == ".toml" and path.stem.lower() == key), None)
+    if broken is not None:
+        raise BoardError(broken)
     raise BoardError(f"unknown board {name!r}; choose one of {_names(scan)} (see `edgecnn boards`)")
 
 

@@ -132,3 +132,5 @@ def test_a_users_board_folder_cannot_take_over_a_name_and_broken_files_hide_noth
     assert any("'nano33' is already taken" in e for e in scan.errors)
     assert any("broken.toml cannot be read" in e for e in scan.errors)
     assert load_board("nano33").name == "nano33ble" and load_board("m2").name == "mine2"
+    with pytest.raises(BoardError, match="broken.toml cannot be read"):
+        load_board("broken")
