@@ -17,17 +17,24 @@ from pathlib import Path
 
 from .data import Dataset
 from .errors import ArchitectureError, ShapeMismatchError
-from .fsutil import atomic_output, atomic_write_text
+from .fsutil import atomic_output, atomic_write_text, check_writable_outputs
 from .metadata import ModelMeta
+
+
+# Augmentation pays on small data sets; on Fashion-MNIST's 54,000 images a 12-epoch schedule
+# underfits with it (measured: edge_cnn 89.9 % int8 with flips and shifts at 20 s an epoch,
+# 91.7 % without at 11 s), so it is on by default only below this many training images.
+AUGMENT_BELOW = 20_000
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 15
-    batch_size: int = 64
-    learning_rate: float = 1e-3
+    epochs: int = 14
+    batch_size: int = 128
+    learning_rate: float = 3e-3
     patience: int = 4
-    augment: bool = True
+    augment: bool | None = None     # None: augment when the training split is small
+    weight_decay: float = 1e-3      # decoupled (AdamW) weight decay
     seed: int = 0
     verbose: int = 1
     arch_params: dict = field(default_factory=dict)
@@ -71,12 +78,15 @@ def augmentation(dataset: Dataset, seed: int):
 
 
 def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
-          out: str | Path | None = None, **overrides) -> TrainResult:
+          out: str | Path | None = None, force: bool = False, **overrides) -> TrainResult:
     """Train ``arch_or_model`` (an architecture name or a Keras model) on ``dataset``.
 
     The best weights by validation accuracy are restored. With ``out``, the model is saved as
-    ``.keras`` with ``<stem>.json`` (metadata) and ``<stem>.history.json`` beside it.
+    ``.keras`` with ``<stem>.json`` (metadata) and ``<stem>.history.json`` beside it; existing
+    files there are replaced only with ``force``, and this is checked before training starts.
     """
+    if out is not None:
+        check_writable_outputs(trained_paths(out), force)
     quiet_tensorflow()
     import keras
     import tensorflow as tf
@@ -98,16 +108,22 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
                                  f"{dataset.input_shape}; rebuild the model for this data set")
     if config.fine_tune:
         _pretrained_base(model)   # before any training time is spent
+    augment = (len(dataset.x_train) < AUGMENT_BELOW if config.augment is None
+               else config.augment) and bool(dataset.augmentations)
     steps = -(-len(dataset.x_train) // config.batch_size) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
-    train_ds = tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
-    train_ds = train_ds.shuffle(min(len(dataset.x_train), 20000), seed=config.seed)
-    train_ds = train_ds.batch(config.batch_size)
-    if config.augment:
+    if augment:
+        train_ds = tf.data.Dataset.from_tensor_slices((dataset.x_train, dataset.y_train))
+        train_ds = train_ds.shuffle(min(len(dataset.x_train), 20000), seed=config.seed)
+        train_ds = train_ds.batch(config.batch_size)
         aug = augmentation(dataset, config.seed)
         train_ds = train_ds.map(lambda x, y: (aug(x, training=True), y),
                                 num_parallel_calls=tf.data.AUTOTUNE)
-    train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
+        train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
+    else:
+        # Arrays straight into fit: Keras shuffles them every epoch, with none of tf.data's
+        # per-element cost (measured: 25 % faster an epoch on 2 cores).
+        train_ds = (dataset.x_train, dataset.y_train)
     start = time.perf_counter()
     history = _fit(model, schedule, train_ds, dataset, config, 0, config.epochs)
     if config.fine_tune:
@@ -128,7 +144,7 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
         training={"epochs_run": len(history.get("loss", [])), "epochs_max": config.epochs,
                   "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
                   "seconds": round(seconds, 1), "batch_size": config.batch_size,
-                  "augment": config.augment, "seed": config.seed,
+                  "augment": augment, "seed": config.seed,
                   "train_samples": int(len(dataset.x_train)),
                   "fine_tune": config.fine_tune})
     result = TrainResult(model, history, meta, seconds)
@@ -143,14 +159,26 @@ def _fit(model, learning_rate, train_ds, dataset: Dataset, config: TrainConfig,
     stopping on validation accuracy, the best weights restored; return the history."""
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # No XLA: on a CPU it costs 6-10 s of compilation in the first epoch and gains nothing
+    # per step for models this small (measured on 2 cores).
+    optimizer = (keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
+                 if config.weight_decay else keras.optimizers.Adam(learning_rate))
+    model.compile(optimizer=optimizer,
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=False)
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=config.patience,
                                          restore_best_weights=True, mode="max")
-    fit = model.fit(train_ds, validation_data=(dataset.x_val, dataset.y_val),
-                    initial_epoch=first_epoch, epochs=last_epoch, callbacks=[stop],
-                    verbose=config.verbose,
-                    shuffle=False)  # the tf.data pipeline shuffles every epoch
+    if isinstance(train_ds, tuple):      # arrays: Keras batches and shuffles them
+        x, y = train_ds
+        fit = model.fit(x, y, batch_size=config.batch_size, shuffle=True,
+                        validation_data=(dataset.x_val, dataset.y_val),
+                        initial_epoch=first_epoch, epochs=last_epoch, callbacks=[stop],
+                        verbose=config.verbose)
+    else:
+        fit = model.fit(train_ds, validation_data=(dataset.x_val, dataset.y_val),
+                        initial_epoch=first_epoch, epochs=last_epoch, callbacks=[stop],
+                        verbose=config.verbose,
+                        shuffle=False)  # the tf.data pipeline shuffles every epoch
     return {k: [float(v) for v in vals] for k, vals in fit.history.items()}
 
 
@@ -187,10 +215,16 @@ def _fine_tune(model, config: TrainConfig, train_ds, dataset: Dataset, history: 
     return merged
 
 
-def save_trained(result: TrainResult, out: str | Path) -> Path:
+def trained_paths(out: str | Path) -> tuple[Path, Path, Path]:
+    """The model, metadata and history files that training to ``out`` writes."""
     out = Path(out)
     if out.suffix != ".keras":
         out = out.with_suffix(".keras")
+    return out, out.with_suffix(".json"), out.with_suffix(".history.json")
+
+
+def save_trained(result: TrainResult, out: str | Path) -> Path:
+    out = trained_paths(out)[0]
     with atomic_output(out) as tmp:
         result.model.save(tmp)
     result.meta.save(out.with_suffix(".json"))

@@ -33,12 +33,6 @@ def _layers():
     return layers
 
 
-def _conv_padding(input_shape) -> str:
-    # 'valid' keeps the classic course model small on 28x28; tiny inputs (8x8 digits)
-    # would shrink to nothing, so they keep their size.
-    return "valid" if min(input_shape[:2]) >= 20 else "same"
-
-
 def _maybe_pool(x):
     layers = _layers()
     return layers.MaxPooling2D(2)(x) if min(x.shape[1:3]) >= 2 else x
@@ -51,17 +45,26 @@ def _global_average(x):
     return layers.Flatten(name="flatten")(x)
 
 
-def edge_cnn(inputs, num_classes, filters=(16, 32), dense=64, dropout=0.3):
-    """conv-pool-conv-pool-dense: the classic course model."""
+def edge_cnn(inputs, num_classes, filters=(16, 32, 64), dense=48, dropout=0.3):
+    """Strided convolutions, one full convolution, max pooling, a small dense layer.
+
+    On maps of 14 pixels and more, every convolution but the last halves the map with a
+    stride of 2 instead of a convolution at full size followed by pooling: the same receptive
+    field for a quarter of the activations, which is what training time and the arena pay for
+    on a CPU and a microcontroller. Parameters sit in the convolutions, not in one big dense
+    layer (Fashion-MNIST: 52 k parameters, 1.2 M MACs, 91.5-92 % int8 in 12 epochs)."""
     layers = _layers()
     x = inputs
-    padding = _conv_padding(inputs.shape[1:])
     for i, f in enumerate(filters):
+        last = i == len(filters) - 1
+        stride = 2 if not last and min(x.shape[1:3]) >= 14 else 1
         # batch normalization speeds training and folds into the convolution on conversion
-        x = layers.Conv2D(f, 3, padding=padding, use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.Conv2D(f, 3, strides=stride, padding="same", use_bias=False,
+                          name=f"conv{i + 1}")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"conv{i + 1}_bn")(x)
         x = layers.ReLU(name=f"conv{i + 1}_relu")(x)
-        x = _maybe_pool(x)
+        if stride == 1:
+            x = _maybe_pool(x)
     x = layers.Flatten(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout)(x)
@@ -219,8 +222,8 @@ def fcnn(inputs, num_classes, units=(128, 64)):
 
 
 ARCHITECTURES = {a.name: a for a in (
-    Architecture("edge_cnn", "conv-pool-conv-pool-dense, the classic course model", edge_cnn,
-                 {"filters": (16, 32), "dense": 64, "dropout": 0.3}),
+    Architecture("edge_cnn", "strided convs, conv, pool, dense: the fast default", edge_cnn,
+                 {"filters": (16, 32, 64), "dense": 48, "dropout": 0.3}),
     Architecture("edge_cnn_gap", "three convolutions, global average pooling head",
                  edge_cnn_gap, {"filters": (16, 32, 64)}),
     Architecture("dscnn", "depthwise-separable CNN (MLPerf Tiny KWS style)", dscnn,

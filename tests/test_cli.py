@@ -115,5 +115,5 @@ def test_main_job_trains_fashion_mnist_and_builds_for_nano33(tmp_path):
 def test_models_and_boards_commands():
     proc = run_cli("models", "--input-shape", "28,28,1")
     assert proc.returncode == 0, proc.stderr
-    assert "56,858" in proc.stdout  # edge_cnn, as computed by hand in test_zoo_quantize
+    assert "51,818" in proc.stdout  # edge_cnn, as computed by hand in test_zoo_quantize
     assert run_cli("boards").stdout.count("PlatformIO") == 2

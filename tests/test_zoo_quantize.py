@@ -10,10 +10,12 @@ from edgecnn.zoo import ARCHITECTURES, build_model
 
 
 def test_edge_cnn_parameter_count_by_hand():
-    # conv 3x3x1x16 + batch norm 4x16, valid 26 -> pool 13; conv 3x3x16x32 + batch norm 4x32,
-    # 11 -> pool 5; dense 5*5*32*64+64; logits 64*10+10
-    expected = (9 * 16 + 4 * 16) + (9 * 16 * 32 + 4 * 32) + (800 * 64 + 64) + (64 * 10 + 10)
-    assert build_model("edge_cnn", (28, 28, 1), 10).count_params() == expected == 56858
+    # conv 3x3x1x16 stride 2 (28 -> 14) + batch norm 4x16; conv 3x3x16x32 stride 2 (-> 7)
+    # + batch norm 4x32; conv 3x3x32x64 (7) + batch norm 4x64, pool -> 3x3x64 = 576;
+    # dense 576*48+48; logits 48*10+10
+    expected = ((9 * 16 + 4 * 16) + (9 * 16 * 32 + 4 * 32) + (9 * 32 * 64 + 4 * 64)
+                + (576 * 48 + 48) + (48 * 10 + 10))
+    assert build_model("edge_cnn", (28, 28, 1), 10).count_params() == expected == 51818
 
 
 def test_unknown_architecture_and_parameter():
