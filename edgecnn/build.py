@@ -22,11 +22,11 @@ from . import __version__
 from .analyze import Analysis, analyze
 from .boards import ArenaPlan, Board, FitReport, check_fit, load_board, plan_arena, require_fit
 from .codegen.carray import byte_rows, c_identifier, int_rows
-from .codegen.project import (GENERATOR, check_destination, move_into_place, render_project,
-                              write_files)
+from .codegen.project import (GENERATOR, Installed, check_destination, install_project,
+                              render_project, write_files, write_manifest)
 from .compatibility import Compatibility, check_model
-from .errors import ModelFileError
-from .fsutil import staging_dir
+from .errors import FitError, ModelFileError
+from .fsutil import require_file, staging_dir
 from .metadata import ModelMeta
 from .tflite_model import TfliteModel, read_tflite
 from .tflm import HostInterpreter
@@ -46,6 +46,7 @@ class BuildResult:
     fit: FitReport
     manifest: dict
     warnings: list[str] = field(default_factory=list)
+    installed: Installed | None = None
 
     @property
     def flash_command(self) -> str:
@@ -54,21 +55,22 @@ class BuildResult:
 
 def build(board: str | Board, model: str | Path | None = None, out: str | Path | None = None,
           *, force: bool = False, arduino: bool = False, arena_bytes: int | None = None,
-          dataset: str = "fashion_mnist", arch: str = "edge_cnn", epochs: int = 15,
+          dataset: str = "fashion_mnist", arch: str = "edge_cnn", epochs: int = 14,
           train_samples: int | None = None, seed: int = 0, verbose: int = 0,
-          log: Callable[[str], None] = lambda s: None) -> BuildResult:
+          retrain: bool = False, log: Callable[[str], None] = lambda s: None) -> BuildResult:
     """Build a PlatformIO project for ``board``.
 
     ``model`` is a ``.tflite`` (used as is), a ``.keras`` (quantized first) or ``None`` (train
-    ``arch`` on ``dataset`` first). Everything is written to a temporary folder beside ``out``
+    ``arch`` on ``dataset`` first, or reuse the model a build with the same settings trained:
+    see :mod:`edgecnn.cache`; ``retrain`` trains anyway). Everything is written to a temporary folder beside ``out``
     and moved into place only when complete.
     """
     board = board if isinstance(board, Board) else load_board(board)
     model_path = Path(model) if model is not None else None
     if model_path is not None and model_path.suffix not in (".tflite", ".keras"):
         raise ModelFileError(f"{model_path} is neither a .tflite nor a .keras model")
-    if model_path is not None and not model_path.is_file():
-        raise ModelFileError(f"model file {model_path} does not exist")
+    if model_path is not None:
+        require_file(model_path, "a model file")
     name = model_path.stem if model_path else arch
     out = Path(out) if out else Path.cwd() / f"{board.name}_{c_identifier(name)}"
     check_destination(out, force)   # fail before any slow work
@@ -76,7 +78,7 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
     try:
         tflite, meta = _obtain_model(model_path, staged / "model", dataset=dataset, arch=arch,
                                      epochs=epochs, train_samples=train_samples, seed=seed,
-                                     verbose=verbose, log=log)
+                                     verbose=verbose, log=log, retrain=retrain)
         m = read_tflite(tflite)
         compatibility = check_model(m, board, force=force)
         warnings = list(compatibility.warnings)
@@ -85,6 +87,14 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
         analysis.model_path = str(model_path) if model_path else f"{arch} trained on {dataset}"
         arena = plan_arena(analysis, board)
         if arena_bytes:
+            if arena_bytes < arena.device_need_bytes:
+                message = (f"--arena {arena_bytes:,} is below the {arena.device_need_bytes:,} B "
+                           f"this model needs on {board.name} ({arena.method}): AllocateTensors "
+                           "would fail on the board")
+                if not force:
+                    raise FitError(message + "; leave --arena out to use the measured size, or "
+                                             "pass --force to build it anyway")
+                warnings.append(message)
             arena.allocated_bytes = int(-(-arena_bytes // 16) * 16)
         fit = check_fit(analysis, board, arena)
         require_fit(fit, force)
@@ -101,36 +111,58 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
             json.dumps({"source": vectors_source, "vectors": vectors}) + "\n")
         if meta is not None:
             meta.save(staged / "model" / "model.json")
-        files = render_project(context, manifest,
-                               arduino_sketch=c_identifier(name) if arduino else None)
+        files = render_project(context, arduino_sketch=c_identifier(name) if arduino else None)
         write_files(staged, files)
-        move_into_place(staged, out, force)
+        write_manifest(staged, manifest)
+        installed = install_project(staged, out, force)
     finally:
         if staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
-    return BuildResult(out, board, analysis, arena, fit, manifest, warnings)
+    return BuildResult(out, board, analysis, arena, fit, manifest, warnings, installed)
 
 
 def _obtain_model(model_path, workdir: Path, *, dataset, arch, epochs, train_samples, seed,
-                  verbose, log):
-    """Return (tflite bytes, metadata or None), training and/or quantizing as needed."""
+                  verbose, log, retrain=False):
+    """Return (tflite bytes, metadata or None), training and/or quantizing as needed.
+
+    A model trained here is kept in the trained-model cache (:mod:`edgecnn.cache`) and reused
+    by the next build with the same data, architecture, settings and versions, unless
+    ``retrain``."""
     if model_path is not None and model_path.suffix == ".tflite":
         return read_tflite(model_path).data, ModelMeta.beside(model_path)
-    from .quantize import quantize
+    from .quantize import REPRESENTATIVE_SAMPLES, quantize
 
     workdir.mkdir(parents=True, exist_ok=True)
     if model_path is None:
+        from .cache import ModelCache, TrainingKey
         from .data import load_dataset
         from .train import TrainConfig, train
 
         ds = load_dataset(dataset)
         if train_samples:
             ds = ds.subset(train_samples)
+        config = TrainConfig(epochs=epochs, seed=seed, verbose=verbose)
+        cache = ModelCache()
+        key = TrainingKey.for_run(ds, arch, config, REPRESENTATIVE_SAMPLES)
+        if not retrain:
+            cached, problem = cache.lookup(key)
+            if problem:
+                log(f"warning: {problem}")
+            if cached is not None:
+                cached.copy_into(workdir)
+                t = cached.meta.training
+                log(f"reusing {arch} trained on {ds.name} ({t.get('epochs_run')} epochs, "
+                    f"{t.get('seconds')} s) from the cache: {cached.path} "
+                    "(--retrain trains it again)")
+                log(f"int8 test accuracy (TFLite Micro kernels) {cached.meta.int8_accuracy:.4f}")
+                return cached.tflite, cached.meta
         log(f"training {arch} on {ds.name} ({len(ds.x_train)} samples, up to {epochs} epochs) ...")
-        result = train(arch, ds, TrainConfig(epochs=epochs, seed=seed, verbose=verbose),
-                       out=workdir / "model.keras")
+        result = train(arch, ds, config, out=workdir / "model.keras")
         log(f"float test accuracy {result.meta.float_accuracy:.4f}; quantizing to int8 ...")
         q = quantize(result.model, ds, out=workdir / "model.tflite", meta=result.meta)
+        if cache.store(key, workdir) is None:
+            log(f"warning: could not keep the trained model in the cache {cache.root} "
+                "(not writable?); the next build trains again")
     else:
         log(f"quantizing {model_path} to int8 ...")
         q = quantize(model_path, out=workdir / "model.tflite")
@@ -143,16 +175,18 @@ def _test_vectors(m: TfliteModel, meta: ModelMeta | None):
     if inp.dtype not in ("int8", "uint8") or outp.dtype not in ("int8", "uint8"):
         return [], "none (the self-check needs int8 or uint8 input and output tensors)"
     count = max(1, min(MAX_VECTORS, MAX_VECTOR_BYTES // max(1, inp.nbytes)))
-    samples = [np.asarray(s["input"], dtype=np.int64) for s in (meta.samples if meta else [])
-               if len(s["input"]) == inp.elements][:count]
-    labels = [int(s["label"]) for s in (meta.samples if meta else [])][:len(samples)]
+    info = np.iinfo(inp.dtype)
+    usable = [s for s in (meta.samples if meta else [])
+              if len(s["input"]) == inp.elements
+              and all(info.min <= v <= info.max for v in s["input"])][:count]
+    samples = [np.asarray(s["input"], dtype=np.int64) for s in usable]
+    labels = [int(s["label"]) for s in usable]
     if samples:
         source = f"{len(samples)} real samples from the {meta.dataset or 'image folder'} test split"
     else:
         # A model from elsewhere comes without data: deterministic pseudo-random inputs still
         # prove the device computes what the host computes, bit for bit.
         rng = np.random.default_rng(0)
-        info = np.iinfo(inp.dtype)
         samples = [rng.integers(info.min, info.max + 1, inp.elements) for _ in range(count)]
         labels = [-1] * count
         source = (f"{count} synthetic inputs (uniform random {inp.dtype}, seed 0): no data set "

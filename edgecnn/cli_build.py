@@ -11,8 +11,8 @@ def register(main: click.Group) -> None:
 
 
 @click.command("requantize")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False),
+@click.argument("model", type=click.Path())
+@click.option("--out", type=click.Path(),
               help="Default: MODEL_per_tensor.tflite beside MODEL.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 def requantize_cmd(model, out, force):
@@ -49,7 +49,7 @@ def boards_cmd():
 
 @click.command("build")
 @click.option("--board", required=True, help="Board name or alias (see `edgecnn boards`).")
-@click.option("--model", type=click.Path(dir_okay=False),
+@click.option("--model", type=click.Path(),
               help="A ready .tflite, or a .keras to quantize. Default: train one first.")
 @click.option("--out", type=click.Path(file_okay=True),
               help="Project folder. Default: ./BOARD_MODEL.")
@@ -64,24 +64,35 @@ def boards_cmd():
               help="Data to train on when no --model is given.")
 @click.option("--arch", default="edge_cnn", show_default=True,
               help="Architecture to train when no --model is given.")
-@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=14, show_default=True, type=click.IntRange(1))
 @click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
+@click.option("--retrain", is_flag=True, help="Train again even if the trained-model cache "
+                                             "holds this model (see EDGECNN_CACHE_DIR).")
 @click.option("--flash", "then_flash", is_flag=True,
               help="Then build and upload it with PlatformIO (like `edgecnn flash`).")
 @click.option("--port", help="With --flash: the upload port (default: PlatformIO finds it).")
 def build_cmd(board, model, out, force, formats, arena_bytes, dataset, arch, epochs,
-              train_samples, then_flash, port):
+              train_samples, retrain, then_flash, port):
     """Generate a PlatformIO project running the model with TensorFlow Lite Micro."""
     from .build import build
+    from .console import keras_verbosity
 
     result = build(board, model, out, force=force, arduino="arduino" in formats,
                    arena_bytes=arena_bytes, dataset=dataset, arch=arch, epochs=epochs,
-                   train_samples=train_samples, verbose=2,
+                   train_samples=train_samples, verbose=keras_verbosity(), retrain=retrain,
                    log=lambda s: click.echo(s, err=True))
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     m = result.manifest["model"]
     click.echo(f"project   {result.project}")
+    inst = result.installed
+    if inst and inst.replaced:
+        click.echo(f"          updated the earlier project; {inst.kept} file(s) of yours kept "
+                   "as they were")
+    if inst and inst.backed_up:
+        click.echo(f"warning: you had edited {len(inst.backed_up)} generated file(s) "
+                   f"({', '.join(inst.backed_up[:5])}{', ...' if len(inst.backed_up) > 5 else ''})"
+                   f": your versions are saved in {inst.backup}", err=True)
     click.echo(f"model     {m['bytes']:,} B int8, {m['params']:,} parameters, {m['macs']:,} MACs, "
                f"ops: {', '.join(o['name'] for o in m['ops'])}")
     if m.get("int8_accuracy") is not None:

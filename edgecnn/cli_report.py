@@ -10,12 +10,12 @@ def register(main: click.Group) -> None:
 
 
 @click.command("report")
-@click.option("--model", required=True, type=click.Path(dir_okay=False),
+@click.option("--model", required=True, type=click.Path(),
               help="The trained .keras model (its .json and .history.json beside it).")
-@click.option("--tflite", type=click.Path(dir_okay=False),
+@click.option("--tflite", type=click.Path(),
               help="The int8 model (default: the .tflite beside --model).")
 @click.option("--board", help="Draw the flash and RAM budget on this board.")
-@click.option("--bench", type=click.Path(dir_okay=False),
+@click.option("--bench", type=click.Path(),
               help="A report.json from `edgecnn bench` to include.")
 @click.option("--samples", type=click.IntRange(1), help="Use the first K test samples.")
 @click.option("--image", "image_index", default=0, show_default=True, type=click.IntRange(0),

@@ -9,20 +9,23 @@ Example:
 """
 from __future__ import annotations
 
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .console import captured, track
 from .data import Dataset, load_dataset
 from .errors import DatasetError, ModelFileError, ShapeMismatchError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, check_writable_outputs, require_file
 from .metadata import ModelMeta
 from .tflite_model import read_tflite
 from .tflm import HostInterpreter
 
 SELF_CHECK_SAMPLES = 8
+REPRESENTATIVE_SAMPLES = 300   # calibration images drawn from the training split
 
 
 @dataclass
@@ -34,9 +37,7 @@ class QuantizedModel:
 
 def load_keras_model(path: str | Path):
     """Load a ``.keras`` file, turning every way it can be broken into ``ModelFileError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"Keras model {path} does not exist")
+    path = require_file(path, "a Keras model")
     if path.stat().st_size == 0:
         raise ModelFileError(f"Keras model {path} is empty")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
@@ -70,16 +71,21 @@ def dataset_for(meta: ModelMeta | None) -> Dataset:
 
 
 def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = None,
-             representative_samples: int = 300, evaluate_samples: int | None = None,
-             meta: ModelMeta | None = None) -> QuantizedModel:
+             representative_samples: int = REPRESENTATIVE_SAMPLES, evaluate_samples: int | None = None,
+             meta: ModelMeta | None = None, force: bool = False) -> QuantizedModel:
     """Convert a Keras model (object or ``.keras`` path) to a full-integer int8 ``.tflite``.
 
     Inputs and outputs are int8. The representative data set is drawn from the training split;
     float accuracy comes from Keras and int8 accuracy from the TFLM host interpreter, both on
-    the test split (all of it unless ``evaluate_samples`` is given).
+    the test split (all of it unless ``evaluate_samples`` is given). An existing ``out`` is
+    replaced only with ``force``; its ``.json`` (the model's metadata) is completed.
     """
     from .train import quiet_tensorflow
 
+    if out is not None:
+        # The .json beside OUT is the model's metadata, which quantizing completes (training
+        # wrote it for the same stem); the .tflite is what must not be replaced unasked.
+        check_writable_outputs([Path(out)], force)
     quiet_tensorflow()
     if isinstance(model, (str, Path)):
         meta = meta or ModelMeta.beside(model)
@@ -124,11 +130,50 @@ def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = 
     return result
 
 
+PARALLEL_FROM = 2000   # samples: below this, starting worker processes costs more than it saves
+CHUNK = 500
+
+
 def run_int8(tflite: bytes, x_float: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Quantize float inputs and run each through the TFLM host interpreter."""
-    interpreter = HostInterpreter(tflite)
+    """Quantize float inputs and run each through the TFLM host interpreter.
+
+    TFLM's reference kernels run one sample at a time and hold the GIL, so a large set is
+    split over worker processes, one per core (10,000 Fashion-MNIST images: 12 s -> 7 s on 2
+    cores). Outputs are in input order and identical to a single interpreter's."""
+    interpreter = HostInterpreter(tflite)   # also the check that the model opens at all
     q = quantize_input(x_float, scale, zero_point, interpreter.input_dtype)
-    return np.stack([interpreter.run(sample[None]) for sample in q])
+    label = f"int8 inference on {len(q):,} images"
+    workers = min(os.cpu_count() or 1, 8)
+    if len(q) < PARALLEL_FROM or workers < 2:
+        return np.stack([interpreter.run(sample[None]) for sample in track(q, label)])
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    chunks = [q[i:i + CHUNK] for i in range(0, len(q), CHUNK)]
+    results: list = [None] * len(chunks)
+    # fork: the children run only the TFLM interpreter and NumPy, never TensorFlow, whose
+    # thread pools they inherit unused; spawn would re-run the caller's main script.
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        futures = {pool.submit(_run_chunk, tflite, c): i for i, c in enumerate(chunks)}
+        for future in track(cf.as_completed(futures), label, total=len(futures)):
+            results[futures[future]] = future.result()
+    return np.concatenate(results)
+
+
+def _run_chunk(tflite: bytes, samples: np.ndarray) -> np.ndarray:
+    interpreter = _worker_interpreter(tflite)
+    return np.stack([interpreter.run(sample[None]) for sample in samples])
+
+
+_WORKER_CACHE: dict = {}
+
+
+def _worker_interpreter(tflite: bytes) -> HostInterpreter:
+    key = hash(tflite)
+    if key not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[key] = HostInterpreter(tflite, probed=True)   # the parent probed it
+    return _WORKER_CACHE[key]
 
 
 def _convert(model, dataset: Dataset, samples: int) -> bytes:
@@ -157,8 +202,12 @@ def _convert(model, dataset: Dataset, samples: int) -> bytes:
     # channel, which the TFLM libraries pinned for the boards (2022-2023) compute with the first
     # channel's scale only. Per-tensor dense weights run bit-exactly on every board edgecnn knows.
     converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-    try:
-        return bytes(converter.convert())
-    except Exception as exc:
-        raise ModelFileError(f"the TFLite converter could not make a full-integer model: "
-                             f"{str(exc).strip().splitlines()[-1][:300]}") from None
+    # The converter prints the exported signature, calibration statistics and warnings from
+    # Python and C++: kept in the log file, not shown between edgecnn's own lines.
+    with captured("TFLite conversion to full-integer int8") as log:
+        try:
+            return bytes(converter.convert())
+        except Exception as exc:
+            raise ModelFileError(f"the TFLite converter could not make a full-integer model: "
+                                 f"{str(exc).strip().splitlines()[-1][:300]} (its output: {log})"
+                                 ) from None

@@ -5,12 +5,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# Trained models and logs of the tests go to a folder of their own, never the user's cache.
+os.environ.setdefault("EDGECNN_CACHE_DIR", tempfile.mkdtemp(prefix="edgecnn-test-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MODELS = Path(os.environ.get("EDGECNN_SHARED_MODELS", REPO.parent / "shared" / "models"))

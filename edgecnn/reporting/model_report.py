@@ -8,6 +8,7 @@ Example:
 """
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EdgecnnError, ModelFileError
+from ..fsutil import require_file
 from . import figures as F
 from .page import Page, Section, Table
 
@@ -93,10 +95,16 @@ def report(model: str | Path, *, tflite: str | Path | None = None, board: str | 
     keras_model = load_keras_model(model_path)
     meta = ModelMeta.beside(model_path)
     tflite_path = Path(tflite) if tflite else model_path.with_suffix(".tflite")
-    if not tflite_path.is_file():
-        raise ModelFileError(f"{tflite_path} does not exist; quantize the model first "
-                             f"(`edgecnn quantize {model_path}`) or pass --tflite")
+    if tflite:
+        require_file(tflite_path, "a .tflite model (--tflite)")
     dataset = dataset_for(meta)
+    quantized_here = None
+    if not tflite_path.is_file():
+        # As `build` does with a .keras: quantize it now; the report keeps the .tflite it
+        # measured, and nothing is written beside the user's model.
+        from ..quantize import quantize
+
+        quantized_here = quantize(keras_model, dataset, meta=copy.deepcopy(meta)).tflite
     n = len(dataset.x_test) if samples is None else min(samples, len(dataset.x_test))
     x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]
     names = list(meta.class_names or dataset.class_names)
@@ -105,14 +113,18 @@ def report(model: str | Path, *, tflite: str | Path | None = None, board: str | 
 
     page = Page(f"edgecnn report: {model_path.stem}", out, force=force,
                 subtitle=f"{keras_model.name} on {dataset.name}; {n:,} test samples")
-    numbers: dict = {"model": model_path.name, "tflite": tflite_path.name,
+    numbers: dict = {"model": model_path.name,
+                     "tflite": "model.tflite (quantized for this report)" if quantized_here
+                     else tflite_path.name,
                      "dataset": dataset.name, "test_samples": n}
     try:
         # -- accuracy of the deployed int8 model, through the TFLM kernels --------------------
         from ..quantize import run_int8
         from ..tflite_model import read_tflite
 
-        m = read_tflite(tflite_path)
+        if quantized_here is not None:
+            (page.staged / "model.tflite").write_bytes(quantized_here)
+        m = read_tflite(quantized_here if quantized_here is not None else tflite_path)
         inp = m.input_tensor()
         int8_out = run_int8(m.data, x_test, inp.scales[0], inp.zero_points[0])
         pred = np.argmax(int8_out.reshape(n, -1), axis=-1)

@@ -1,0 +1,118 @@
+"""What the user sees: edgecnn's own lines, progress bars for long steps, and nothing else.
+
+TensorFlow and its converter write to the process's stdout and stderr from C++ and Python
+(``Saved artifact at …``, signature dumps, calibration statistics, warnings).
+:func:`captured` sends all of that, for the length of one step, into a log file that an error
+message can name. :func:`track` shows a progress bar (rich) on a terminal and nothing elsewhere.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import io
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+PROGRESS_ENV = "EDGECNN_PROGRESS"   # "0" turns progress bars off, "1" forces them on
+KEEP_LOGS = 20
+
+_log_path: Path | None = None
+
+
+def log_path() -> Path:
+    """This process's log file (created on first use): ``<cache>/logs/edgecnn-<time>-<pid>.log``,
+    or the temporary folder when the cache folder cannot be written."""
+    global _log_path
+    if _log_path is None:
+        from .cache import cache_root
+
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        name = f"edgecnn-{stamp}-{os.getpid()}.log"
+        for folder in (cache_root() / "logs", Path(tempfile.gettempdir()) / "edgecnn-logs"):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).touch()
+            except OSError:
+                continue
+            _prune(folder)
+            _log_path = folder / name
+            break
+        else:
+            _log_path = Path(os.devnull)
+    return _log_path
+
+
+def _prune(folder: Path) -> None:
+    logs = sorted(folder.glob("edgecnn-*.log"), key=lambda p: p.stat().st_mtime)
+    for old in logs[:-KEEP_LOGS]:
+        old.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def captured(step: str) -> Iterator[Path]:
+    """Run a block with file descriptors 1 and 2, ``sys.stdout``/``sys.stderr`` and Python
+    warnings all going to :func:`log_path` under a heading naming ``step``."""
+    path = log_path()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    _flush_c_stdio()
+    with open(path, "ab", buffering=0) as log:
+        log.write(f"\n== {_dt.datetime.now().isoformat(timespec='seconds')} {step}\n".encode())
+        saved = [os.dup(1), os.dup(2)]
+        text = io.TextIOWrapper(log, encoding="utf-8", errors="replace", write_through=True)
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("always")
+                # into the log even where a test runner or an application shows warnings itself
+                warnings.showwarning = lambda message, category, filename, lineno, file=None, \
+                    line=None: text.write(warnings.formatwarning(message, category, filename,
+                                                                  lineno, line))
+                yield path
+        finally:
+            with contextlib.suppress(Exception):
+                text.flush()
+            _flush_c_stdio()   # C++ output still buffered belongs in the log, not the console
+            text.detach()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def _flush_c_stdio() -> None:
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+
+
+def progress_enabled() -> bool:
+    forced = os.environ.get(PROGRESS_ENV)
+    if forced in ("0", "1"):
+        return forced == "1"
+    return sys.stderr.isatty()
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterable[T]:
+    """``items``, with a progress bar on stderr when it is a terminal."""
+    if not progress_enabled():
+        return items
+    from rich.console import Console
+    from rich.progress import track as rich_track
+
+    return rich_track(items, description=description, total=total, transient=True,
+                      console=Console(stderr=True))
+
+
+def keras_verbosity() -> int:
+    """Keras' fit verbosity: its progress bar on a terminal, one line per epoch elsewhere."""
+    return 1 if sys.stdout.isatty() else 2
