@@ -177,6 +177,8 @@ def _padding(op: Operator) -> str | None:
 
 
 def _macs(m: TfliteModel, op: Operator) -> int:
+    if not op.outputs:      # ASSIGN_VARIABLE, CALL_ONCE: no output, no arithmetic
+        return 0
     out = m.tensors[op.outputs[0]]
     name = op.opcode.name
     if name == "CONV_2D":
@@ -215,11 +217,12 @@ def _layer_rows(m: TfliteModel) -> list[LayerRow]:
         for o in op.outputs:
             if r is not None:
                 rf[o] = r
-        out = m.tensors[op.outputs[0]]
+        out = m.tensors[op.outputs[0]] if op.outputs else None
         params = sum(m.tensors[i].elements for i in op.inputs if i >= 0 and m.tensors[i].is_constant
                      and op.opcode.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
                                             "TRANSPOSE_CONV", "PRELU", "SVDF"))
-        rows.append(LayerRow(op.index, out.name, op.opcode.name, op.opcode.version, out.shape,
+        rows.append(LayerRow(op.index, out.name if out else f"({op.opcode.name.lower()})",
+                             op.opcode.name, op.opcode.version, out.shape if out else (),
                              params, _macs(m, op), sum(m.tensors[o].nbytes for o in op.outputs),
                              r[0] if r is not None and full is not None else None,
                              kernel, stride, m.tensors[op.inputs[0]].shape if op.inputs else (),
@@ -247,7 +250,8 @@ def _peak_activation(m: TfliteModel) -> tuple[int, str]:
         live = sum(m.tensors[t].nbytes for t in first
                    if first[t] <= op.index <= last.get(t, first[t]))
         if live > peak:
-            peak, where = live, m.tensors[op.outputs[0]].name
+            peak, where = live, (m.tensors[op.outputs[0]].name if op.outputs
+                                 else op.opcode.name)
     return peak, where
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EdgecnnError
+from .errors import EdgecnnError, Terminated
 
 
 class EdgecnnGroup(click.Group):
@@ -25,9 +27,24 @@ class EdgecnnGroup(click.Group):
             suffix = f" (partial report: {saved})" if saved else ""
             click.echo(f"edgecnn: error: {exc}{suffix}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("edgecnn: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            saved = getattr(exc, "report_path", None)
+            suffix = f" (partial report: {saved})" if saved else ""
+            if isinstance(exc, Terminated):
+                click.echo(f"edgecnn: stopped by {exc.name}{suffix}", err=True)
+                sys.exit(128 + exc.signum)
+            click.echo(f"edgecnn: interrupted{suffix}", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader of stdout went away (`edgecnn models | head -1`): say so on stderr;
+            # stdout is pointed at /dev/null so that Python's exit flush cannot fail again.
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError):   # no real file descriptor
+                pass
+            click.echo("edgecnn: error: the output pipe was closed before edgecnn finished "
+                       "writing", err=True)
+            sys.exit(2)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: still one line, the traceback on request
@@ -45,6 +62,40 @@ class EdgecnnGroup(click.Group):
 def main(ctx, debug):
     """Train, quantize, analyze and deploy compact CNNs to microcontrollers."""
     ctx.obj = {"debug": debug}
+    _log_to_stderr()
+    _terminate_like_ctrl_c()
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP stop a command the way Ctrl-C does: every command's cleanup runs
+    and partial results (a bench report) are written before the process exits."""
+    import signal
+
+    def stop(signum, frame):
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            try:
+                signal.signal(sig, stop)
+            except ValueError:   # not the main thread (an embedding application)
+                pass
+
+
+class _ClickStderr(logging.Handler):
+    """Looks up stderr at each record (click's test runner swaps it per invocation)."""
+
+    def emit(self, record):
+        click.echo(f"edgecnn: {record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def _log_to_stderr() -> None:
+    """edgecnn's library notes (``logging.getLogger("edgecnn")``) as one line each on stderr."""
+    logger = logging.getLogger("edgecnn")
+    if not any(isinstance(h, _ClickStderr) for h in logger.handlers):
+        logger.addHandler(_ClickStderr())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _parse_params(values) -> dict:
@@ -108,11 +159,13 @@ def train_options(f):
     f = click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
                      help="Architecture parameter, e.g. --param alpha=0.5 "
                           "--param filters=[8,16].")(f)
-    f = click.option("--epochs", default=15, show_default=True, type=click.IntRange(1))(f)
-    f = click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))(f)
+    f = click.option("--epochs", default=14, show_default=True, type=click.IntRange(1))(f)
+    f = click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1))(f)
     f = click.option("--patience", default=4, show_default=True, type=click.IntRange(1),
                      help="Early stopping: epochs without a better validation accuracy.")(f)
-    f = click.option("--no-augment", is_flag=True, help="Train without augmentation.")(f)
+    f = click.option("--augment/--no-augment", default=None,
+                     help="Augment the training images (default: only when there are fewer "
+                          "than 20,000).")(f)
     f = click.option("--seed", default=0, show_default=True, type=int)(f)
     f = click.option("--alpha", type=click.FloatRange(0.05, 2.0),
                      help="Width multiplier of mobilenet_v1 / mobilenet_v2 (= --param alpha=A).")(f)
@@ -126,8 +179,10 @@ def train_options(f):
     return f
 
 
-def _train(ds, arch, params, epochs, batch_size, patience, no_augment, seed, out, quiet=False,
-           alpha=None, pretrained=None, fine_tune=0, image_size=None, data_dir=None):
+def _train(ds, arch, params, epochs, batch_size, patience, augment, seed, out, quiet=False,
+           alpha=None, pretrained=None, fine_tune=0, image_size=None, data_dir=None,
+           force=False):
+    from .console import keras_verbosity
     from .errors import ArchitectureError
     from .train import TrainConfig, train
 
@@ -143,32 +198,37 @@ def _train(ds, arch, params, epochs, batch_size, patience, no_augment, seed, out
                                 "mobilenet_v2's input size; other architectures take the data "
                                 "set's own size")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, patience=patience,
-                         augment=not no_augment, seed=seed, arch_params=arch_params,
-                         verbose=0 if quiet else 1, fine_tune=fine_tune)
-    return train(arch, ds, config, out=out)
+                         augment=augment, seed=seed, arch_params=arch_params,
+                         verbose=0 if quiet else keras_verbosity(), fine_tune=fine_tune)
+    return train(arch, ds, config, out=out, force=force)
 
 
 @main.command("train")
 @data_options
 @train_options
-@click.option("--out", default="model.keras", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", default="model.keras", show_default=True, type=click.Path())
+@click.option("--force", is_flag=True, help="Replace an existing OUT and its .json files.")
 def train_cmd(dataset, data_dir, image_size, grayscale, train_samples, arch, params, epochs,
-              batch_size, patience, no_augment, seed, alpha, pretrained, fine_tune, out):
+              batch_size, patience, augment, seed, alpha, pretrained, fine_tune, out, force):
     """Train a zoo architecture; saves OUT, OUT's .json metadata and .history.json."""
+    from .fsutil import check_writable_outputs
+    from .train import trained_paths
+
+    check_writable_outputs(trained_paths(out), force)   # before loading data and training
     ds = _load_data(dataset, data_dir, image_size if data_dir else None, grayscale,
                     train_samples)
     click.echo(f"data: {ds.name} from {ds.source}: {len(ds.x_train)} train, {len(ds.x_val)} "
                f"validation, {len(ds.x_test)} test, input {ds.input_shape}", err=True)
-    result = _train(ds, arch, params, epochs, batch_size, patience, no_augment, seed, out,
+    result = _train(ds, arch, params, epochs, batch_size, patience, augment, seed, out,
                     alpha=alpha, pretrained=pretrained, fine_tune=fine_tune,
-                    image_size=image_size, data_dir=data_dir)
+                    image_size=image_size, data_dir=data_dir, force=force)
     click.echo(f"saved {result.path}: float test accuracy {result.meta.float_accuracy:.4f} "
                f"after {result.meta.training['epochs_run']} epochs ({result.seconds:.0f} s)")
 
 
 @main.command("quantize")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), help="Default: MODEL with .tflite.")
+@click.argument("model", type=click.Path())
+@click.option("--out", type=click.Path(), help="Default: MODEL with .tflite.")
 @click.option("--dataset", help="Data set for calibration and evaluation "
                                 "(default: the one in the model's metadata).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False))
@@ -177,8 +237,9 @@ def train_cmd(dataset, data_dir, image_size, grayscale, train_samples, arch, par
 @click.option("--representative-samples", default=300, show_default=True, type=click.IntRange(1))
 @click.option("--eval-samples", type=click.IntRange(1), help="Evaluate on the first N test "
                                                              "samples only.")
+@click.option("--force", is_flag=True, help="Replace an existing OUT and its .json.")
 def quantize_cmd(model, out, dataset, data_dir, image_size, grayscale, representative_samples,
-                 eval_samples):
+                 eval_samples, force):
     """Convert MODEL (.keras) to a full-integer int8 .tflite and measure its accuracy."""
     from .quantize import quantize
 
@@ -187,7 +248,7 @@ def quantize_cmd(model, out, dataset, data_dir, image_size, grayscale, represent
         ds = _load_data(dataset, data_dir, image_size, grayscale, None)
     out = Path(out) if out else Path(model).with_suffix(".tflite")
     q = quantize(model, ds, out=out, representative_samples=representative_samples,
-                 evaluate_samples=eval_samples)
+                 evaluate_samples=eval_samples, force=force)
     click.echo(format_quantize(q))
 
 
@@ -205,8 +266,8 @@ def format_quantize(q) -> str:
 
 
 @main.command("analyze")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--keras", "keras_model", type=click.Path(dir_okay=False),
+@click.argument("model", type=click.Path())
+@click.option("--keras", "keras_model", type=click.Path(),
               help="The .keras model it came from, for a parameter cross-check.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--board", help="Also check the fit against this board (see `edgecnn boards`).")
@@ -233,7 +294,7 @@ def analyze_cmd(model, keras_model, as_json, board):
 
 @main.command("models")
 @click.option("--input-shape", default="28,28,1", show_default=True, help="H,W,C")
-@click.option("--classes", default=10, show_default=True, type=int)
+@click.option("--classes", default=10, show_default=True, type=click.IntRange(2, 100_000))
 def models_cmd(input_shape, classes):
     """List the zoo's architectures with their parameter counts for an input."""
     from .train import quiet_tensorflow
@@ -244,7 +305,10 @@ def models_cmd(input_shape, classes):
     try:
         shape = tuple(int(d) for d in input_shape.split(","))
     except ValueError:
-        raise click.BadParameter("expected H,W,C such as 28,28,1", param_hint="--input-shape")
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1 or max(shape) > 4096:
+        raise click.BadParameter(f"{input_shape!r} is not H,W,C with each from 1 to 4096, "
+                                 "such as 28,28,1", param_hint="--input-shape")
     click.echo(f"{'architecture':<14} {'parameters':>10}  defaults / description")
     for name, spec in ARCHITECTURES.items():
         params = build_model(name, shape, classes).count_params()

@@ -46,7 +46,9 @@ def flash_cmd(project, port, dry_run):
                               "reset=30,silence=50,vanish=40,corrupt=3.")
 @click.option("--out", type=click.Path(), help="report.json path or folder "
                                                "(default PROJECT/reports/TIME/).")
-def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout, fault, out):
+@click.option("--force", is_flag=True, help="Replace report files that exist at --out.")
+def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout, fault, out,
+              force):
     """Measure latency, arena and (with --verify) correctness on the board."""
     from .harness import Faults, bench
 
@@ -66,7 +68,7 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
 
     report = bench(project, port=port, runs=runs, warmup=warmup, verify=verify,
                    samples=samples, profile=not no_profile, out=out, timeout=timeout,
-                   faults=faults, progress=progress)
+                   faults=faults, progress=progress, force=force)
     for b in bar.values():
         b.render_finish()
     lat, runs_info = report.latency, report.runs

@@ -60,6 +60,9 @@ def _layer(m: TfliteModel, op: Operator) -> str:
     return name.split(";")[0] or f"operator {op.index}"
 
 
+RESOURCE_VARIABLE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"})
+
+
 def check_model(m: TfliteModel, board, *, force: bool = False) -> Compatibility:
     """Refuse what ``board``'s TFLM library cannot run; refuse (or, with ``force``, warn about)
     what it would compute differently from the host reference."""
@@ -87,6 +90,15 @@ def check_model(m: TfliteModel, board, *, force: bool = False) -> Compatibility:
     problems = prepare_failures(m)
     if problems:
         raise UnsupportedModelError(f"{lib.library} cannot run this model: {problems[0]}")
+    stateful = sorted({oc.name for oc in m.used_op_codes if oc.name in RESOURCE_VARIABLE_OPS})
+    if stateful:
+        # TFLM's VAR_HANDLE Prepare fails unless the application creates MicroResourceVariables
+        # and hands them to the interpreter; edgecnn's firmware runs stateless models only.
+        raise UnsupportedModelError(
+            f"the model keeps state in resource variables ({', '.join(stateful)}): TFLite "
+            "Micro runs them only with MicroResourceVariables created by the application, which "
+            "edgecnn's firmware does not do; export the model without tf.Variable state (pass "
+            "the state as an input and an output instead)")
     result.differences = _differences(m, lib.behaviours)
     if result.differences and not force:
         first = result.differences[0]

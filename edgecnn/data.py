@@ -134,11 +134,18 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DatasetError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]
+    if ndim == 0 or len(raw) < 4 + 4 * ndim:
+        raise DatasetError(f"{path} is not a valid IDX file: its header declares {ndim} "
+                           f"dimensions but the file holds {len(raw)} bytes")
     dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise DatasetError(f"{path} is truncated: expected {int(np.prod(dims))} values, "
-                           f"found {data.size}")
+    expected = 1
+    for d in dims:
+        expected *= int(d)     # Python ints: a hostile header cannot overflow
+    if data.size != expected:
+        raise DatasetError(f"{path} is truncated or does not match its header: expected "
+                           f"{expected} values "
+                           f"({' x '.join(map(str, dims))}), found {data.size}")
     return data.reshape(dims)
 
 
@@ -195,6 +202,16 @@ def _finish(name, x_tr, y_tr, x_te, y_te, classes, validation_split, seed, *,
     x_te = np.asarray(x_te)
     y_tr = np.asarray(y_tr).astype(np.int64).reshape(-1)
     y_te = np.asarray(y_te).astype(np.int64).reshape(-1)
+    for split, x, y in (("training", x_tr, y_tr), ("test", x_te, y_te)):
+        if len(x) != len(y):
+            raise DatasetError(f"{name} ({source}): the {split} split has {len(x)} images but "
+                               f"{len(y)} labels; the files do not belong together")
+        if len(x) == 0:
+            raise DatasetError(f"{name} ({source}): the {split} split is empty")
+        if y.min() < 0 or y.max() >= len(classes):
+            bad = int(y[(y < 0) | (y >= len(classes))][0])
+            raise DatasetError(f"{name} ({source}): the {split} labels include {bad}, outside "
+                               f"the {len(classes)} classes (0..{len(classes) - 1})")
     order = np.random.default_rng(seed).permutation(len(x_tr))
     x_tr, y_tr = x_tr[order], y_tr[order]
     n_val = max(1, int(round(len(x_tr) * validation_split)))
@@ -206,8 +223,12 @@ def _finish(name, x_tr, y_tr, x_te, y_te, classes, validation_split, seed, *,
 
 
 def _load_folder(root: Path, image_size, grayscale, seed):
+    if root.is_symlink() and not root.exists():
+        raise DatasetError(f"data folder {root} is a broken symbolic link (or a link loop)")
+    if not root.exists():
+        raise DatasetError(f"data folder {root} does not exist")
     if not root.is_dir():
-        raise DatasetError(f"data folder {root} does not exist or is not a folder")
+        raise DatasetError(f"data folder {root} is a file, not a folder of class sub-folders")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     images_per_class = {d.name: [f for f in sorted(d.rglob("*"))
                                  if f.suffix.lower() in IMAGE_SUFFIXES] for d in class_dirs}
@@ -218,22 +239,26 @@ def _load_folder(root: Path, image_size, grayscale, seed):
     if len(nonempty) < 2:
         raise DatasetError(f"{root} holds images for one class only ({next(iter(nonempty))!r}); "
                            "a classifier needs at least two class sub-folders")
-    if image_size is None:
-        from PIL import Image
+    # Every image is decoded once here, so that a corrupt, truncated or mislabelled file is
+    # named in one line instead of failing inside TensorFlow's input pipeline.
+    from PIL import Image
 
-        sizes = {}
-        for files in nonempty.values():
-            for f in files:
-                try:
-                    with Image.open(f) as im:
-                        sizes.setdefault(im.size[::-1], f)
-                except OSError as exc:
-                    raise DatasetError(f"cannot read image {f}: {exc}") from None
+    sizes = {}
+    for files in nonempty.values():
+        for f in files:
+            try:
+                with Image.open(f) as im:
+                    im.load()
+                    sizes.setdefault(im.size[::-1], f)
+            except Exception as exc:   # PIL raises OSError, SyntaxError, ValueError, ...
+                raise DatasetError(f"cannot read image {f}: {exc}; remove or replace the "
+                                   "file") from None
+    if image_size is None:
         if len(sizes) > 1:
             (a, fa), (b, fb) = list(sizes.items())[:2]
-            raise DatasetError(f"images have mixed sizes ({a[0]}x{a[1]} in {fa.name}, "
-                               f"{b[0]}x{b[1]} in {fb.name}); pass --image-size H W to resize "
-                               "them all")
+            raise DatasetError(f"images have mixed sizes ({a[0]}x{a[1]} in {fa}, "
+                               f"{b[0]}x{b[1]} in {fb}); pass --image-size HxW (e.g. "
+                               f"--image-size {a[0]}x{a[1]}) to resize them all")
         image_size = next(iter(sizes))
     import keras
 
@@ -242,12 +267,13 @@ def _load_folder(root: Path, image_size, grayscale, seed):
             root, labels="inferred", label_mode="int", class_names=sorted(nonempty),
             color_mode="grayscale" if grayscale else "rgb", batch_size=None,
             image_size=tuple(image_size), shuffle=True, seed=seed, verbose=False)
+        xs, ys = [], []
+        for x, y in ds:
+            xs.append(x.numpy())
+            ys.append(int(y.numpy()))
     except Exception as exc:
-        raise DatasetError(f"cannot load images from {root}: {exc}") from None
-    xs, ys = [], []
-    for x, y in ds:
-        xs.append(x.numpy())
-        ys.append(int(y.numpy()))
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"cannot load images from {root}: {first[:300]}") from None
     x = np.stack(xs).astype(np.uint8)
     y = np.asarray(ys)
     n_test = max(1, len(x) // 5)

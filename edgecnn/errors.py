@@ -82,3 +82,12 @@ class ModelMismatchError(DeviceError):
 
 class ProtocolError(DeviceError):
     """The board answered something the harness cannot use (wrong firmware or protocol)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a long command: handled like Ctrl-C (partial results are
+    saved), then the process exits with 128 + the signal number."""
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(name)
+        self.signum, self.name = signum, name

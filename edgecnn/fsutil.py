@@ -1,11 +1,14 @@
 """Write-then-move helpers: a failed run never leaves a half-written file or folder."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger("edgecnn")
 
 
 def current_umask() -> int:
@@ -58,6 +61,7 @@ def check_folder_destination(out: Path, force: bool, *, is_ours, kind: str) -> N
     """
     from .errors import OutputExistsError
 
+    recover_interrupted(out)
     if not out.exists() and not out.is_symlink():
         return
     if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
@@ -71,10 +75,53 @@ def check_folder_destination(out: Path, force: bool, *, is_ours, kind: str) -> N
                             "overwrite it: choose another --out")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:       # exists, another user's
+        return True
+    return True
+
+
+def recover_interrupted(out: Path) -> list[str]:
+    """Undo what a killed run left beside ``out``: a folder moved aside by an unfinished swap
+    goes back when ``out`` is missing; staging folders of processes that no longer run are
+    removed. Each action is logged (the CLI prints it) and returned."""
+    notes = []
+    if not out.parent.is_dir():
+        return notes
+    for old in sorted(out.parent.glob(f".{glob_escape(out.name)}.old.*")):
+        previous = old / "previous"
+        if previous.is_dir() and not out.exists() and not out.is_symlink():
+            os.replace(previous, out)
+            notes.append(f"restored {out} from {old}, where an interrupted run had moved it")
+        elif previous.exists():
+            notes.append(f"removed {old}: the replaced copy of {out} from an interrupted run")
+        shutil.rmtree(old, ignore_errors=True)
+    for staged in sorted(out.parent.glob(f".{glob_escape(out.name)}.*.tmp")):
+        pid = staged.name[len(out.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and staged.is_dir():
+            shutil.rmtree(staged, ignore_errors=True)
+            notes.append(f"removed {staged}, left by an interrupted run (process {pid})")
+    for note in notes:
+        log.warning(note)
+    return notes
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
+
+
 def staging_dir(out: Path) -> Path:
-    """A fresh temporary folder beside ``out`` (same file system, so the final move is atomic)."""
+    """A fresh temporary folder beside ``out`` (same file system, so the final move is atomic),
+    named with this process's id so that a later run can tell an abandoned one."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=out.parent))
     publish_mode(staged, directory=True)
     return staged
 
@@ -95,3 +142,43 @@ def move_folder_into_place(staged: Path, out: Path, force: bool, *, is_ours, kin
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def check_writable_outputs(paths, force: bool, *, option: str = "--out") -> None:
+    """Fail fast, before minutes of work, when a result could not be written or would replace
+    a file without ``force``: a folder in the way, a parent that is a file, a read-only place."""
+    from .errors import OutputExistsError
+
+    for path in map(Path, paths):
+        if path.is_dir():
+            raise OutputExistsError(f"{path} is a folder; {option} needs a file name")
+        if path.exists() and not force:
+            raise OutputExistsError(f"{path} exists; pass --force to replace it, or choose "
+                                    f"another {option}")
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            if ancestor.is_symlink():   # a dangling link: mkdir would fail later
+                break
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise OutputExistsError(f"cannot write {path}: {ancestor} is not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise OutputExistsError(f"cannot write {path}: {ancestor} is not writable "
+                                    "(read-only file system or no permission)")
+
+
+def require_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a Path if it is a readable file; else ``ModelFileError`` saying what it is
+    instead (missing, a folder, a broken link)."""
+    from .errors import ModelFileError
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not {what}")
+    if path.is_symlink():
+        raise ModelFileError(f"{path} is a broken symbolic link (or a link loop), not {what}")
+    if path.exists():
+        raise ModelFileError(f"{path} is not a regular file, so not {what}")
+    raise ModelFileError(f"{what} {path} does not exist")

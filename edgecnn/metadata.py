@@ -39,11 +39,66 @@ class ModelMeta:
             raw = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise ModelFileError(f"cannot read model metadata {path}: {exc}") from None
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        if not isinstance(raw, dict):
+            raise ModelFileError(f"model metadata {path} is not a JSON object "
+                                 f"(found a {type(raw).__name__}); delete or fix it")
+        values = {}
+        for f in fields(cls):
+            if f.name not in raw:
+                continue
+            value = raw[f.name]
+            if not _FIELD_CHECKS[f.name](value):
+                raise ModelFileError(f"model metadata {path}: field {f.name!r} has the wrong "
+                                     f"type ({type(value).__name__}: {str(value)[:40]}); "
+                                     "delete or fix the file")
+            values[f.name] = value
+        for i, sample in enumerate(values.get("samples", [])):
+            if not (isinstance(sample, dict) and _is_int(sample.get("label"))
+                    and isinstance(sample.get("input"), list)
+                    and all(_is_int(v) and -128 <= v <= 255 for v in sample["input"])):
+                raise ModelFileError(f"model metadata {path}: samples[{i}] is not a label with "
+                                     "a list of 8-bit input values; delete or fix the file")
+        return cls(**values)
 
     @classmethod
     def beside(cls, model_path: str | Path) -> "ModelMeta | None":
         """The metadata file next to a model (same stem, .json), if there is one."""
         p = Path(model_path).with_suffix(".json")
         return cls.load(p) if p.is_file() else None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _optional(check):
+    return lambda v: v is None or check(v)
+
+
+def _list_of(check):
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+_FIELD_CHECKS = {
+    "dataset": _optional(lambda v: isinstance(v, str)),
+    "data_dir": _optional(lambda v: isinstance(v, str)),
+    "image_size": _optional(_list_of(_is_int)),
+    "grayscale": lambda v: isinstance(v, bool),
+    "arch": _optional(lambda v: isinstance(v, str)),
+    "arch_params": lambda v: isinstance(v, dict),
+    "class_names": _list_of(lambda v: isinstance(v, str)),
+    "input_shape": _list_of(_is_int),
+    "input_scale": lambda v: _is_number(v) and v > 0,
+    "flip_ok": lambda v: isinstance(v, bool),
+    "float_accuracy": _optional(_is_number),
+    "int8_accuracy": _optional(_is_number),
+    "int8_agreement": _optional(_is_number),
+    "test_samples": _optional(_is_int),
+    "quantization": lambda v: isinstance(v, dict),
+    "samples": lambda v: isinstance(v, list),
+    "training": lambda v: isinstance(v, dict),
+}

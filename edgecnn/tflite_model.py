@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
+from .fsutil import require_file
 
 TFLITE_IDENTIFIER = b"TFL3"
 TFLITE_SCHEMA_VERSION = 3
@@ -129,9 +130,7 @@ def read_tflite(source: str | Path | bytes) -> TfliteModel:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, label = bytes(source), "model bytes"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ModelFileError(f"model file {path} does not exist")
+        path = require_file(source, "a .tflite model")
         data, label = path.read_bytes(), str(path)
     if len(data) == 0:
         raise ModelFileError(f"{label} is empty; expected a .tflite flatbuffer")
@@ -185,6 +184,42 @@ def _parse(data: bytes) -> TfliteModel:
                                   tuple(int(x) for x in (op.outputs if op.outputs is not None else ())),
                                   opts))
     description = (model.description or b"").decode(errors="replace")
+    inputs = tuple(int(x) for x in (sg.inputs if sg.inputs is not None else ()))
+    outputs = tuple(int(x) for x in (sg.outputs if sg.outputs is not None else ()))
+    _check_structure(tensors, operators, inputs, outputs)
     return TfliteModel(data, int(model.version), description, op_codes, tensors, operators,
-                       tuple(int(x) for x in sg.inputs), tuple(int(x) for x in sg.outputs),
-                       len(model.subgraphs))
+                       inputs, outputs, len(model.subgraphs))
+
+
+# Weight-tensor ranks that edgecnn's analysis relies on (input 1 of these operators).
+_WEIGHT_RANKS = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 2}
+
+
+def _check_structure(tensors, operators, inputs, outputs) -> None:
+    """Every index in range and every shape plausible: a corrupt file is refused here, in one
+    line, instead of failing somewhere later in the analysis."""
+    n = len(tensors)
+    if not inputs or not outputs:
+        raise ModelFileError("the model's main subgraph has no input or no output tensor")
+    for kind, indices in (("input", inputs), ("output", outputs)):
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            raise ModelFileError(f"the model's {kind} refers to tensor {bad[0]}, but it has "
+                                 f"{n} tensors: the file is corrupt")
+    for t in tensors:
+        if any(d < -1 for d in t.shape) or len(t.shape) > 8:
+            raise ModelFileError(f"tensor {t.index} ({t.name[:40]}) has an impossible shape "
+                                 f"{list(t.shape)}: the file is corrupt")
+    for op in operators:
+        if any(not -1 <= i < n for i in op.inputs) or any(not 0 <= o < n for o in op.outputs):
+            raise ModelFileError(f"operator {op.index} ({op.opcode.name}) refers to a tensor "
+                                 f"that does not exist ({n} tensors): the file is corrupt")
+        rank = _WEIGHT_RANKS.get(op.opcode.name)
+        if rank is not None:
+            if len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs:
+                raise ModelFileError(f"operator {op.index} ({op.opcode.name}) has no weight "
+                                     "tensor: the file is corrupt")
+            shape = tensors[op.inputs[1]].shape
+            if len(shape) != rank:
+                raise ModelFileError(f"operator {op.index} ({op.opcode.name}) has weights of "
+                                     f"shape {list(shape)}, not {rank}-D: the file is corrupt")

@@ -59,7 +59,51 @@ def prepare_failures(model) -> list[str]:
     return problems
 
 
-def _interpreter(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES):
+# A child process that opens the model with TFLM and invokes it once on zeros. TFLM trusts the
+# flatbuffer it is given: a corrupt file (one flipped byte can do it) may crash the process
+# with SIGSEGV, which no Python handler catches. The child's death is our error message.
+_PROBE = """
+import sys
+import numpy as np
+from tflite_micro import runtime
+it = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2]))
+d = it.get_input_details(0)
+it.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), 0)
+it.invoke()
+"""
+_PROBED: set[str] = set()   # models (by SHA-256) that opened without crashing in a child
+
+
+def probe_in_child(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES) -> None:
+    """Open and invoke ``model_bytes`` with TFLM in a child process first; raise
+    ``ModelFileError`` if that crashes it. Each model is probed once per process."""
+    import hashlib
+    import signal
+    import subprocess
+
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    if digest in _PROBED:
+        return
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
+        f.write(model_bytes)
+        f.flush()
+        try:
+            proc = subprocess.run([sys.executable, "-c", _PROBE, f.name, str(arena_size)],
+                                  capture_output=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            raise ModelFileError("TFLite Micro did not finish opening and running this model "
+                                 "within 300 s; the file is probably corrupt") from None
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        raise ModelFileError(f"TFLite Micro crashed ({name}) opening this model: the file is "
+                             "corrupt or not a model TFLite Micro can run (it passed edgecnn's "
+                             "structural checks)")
+    # A Python error in the child (an op TFLM lacks, a bad tensor) is reported by the
+    # in-process interpreter below with its own message.
+    _PROBED.add(digest)
+
+
+def _interpreter(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES, *, probed=False):
     from tflite_micro import runtime
 
     from .tflite_model import read_tflite
@@ -67,6 +111,8 @@ def _interpreter(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES):
     problems = prepare_failures(read_tflite(model_bytes))
     if problems:
         raise UnsupportedModelError("TFLite Micro cannot run this model: " + problems[0])
+    if not probed:
+        probe_in_child(model_bytes, arena_size)
 
     try:
         return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
@@ -86,8 +132,9 @@ class HostInterpreter:
         (1, 10)
     """
 
-    def __init__(self, model_bytes: bytes):
-        self._it = _interpreter(model_bytes)
+    def __init__(self, model_bytes: bytes, *, probed: bool = False):
+        """``probed``: the model already opened safely in this run (see probe_in_child)."""
+        self._it = _interpreter(model_bytes, probed=probed)
         details = self._it.get_input_details(0)
         self.input_shape = tuple(int(d) for d in details["shape"])
         self.input_dtype = np.dtype(details["dtype"])

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def digits_project(tmp_path_factory, tiny_model):
 
 
 def _jsonl(path):
-    return [json.loads(line) for line in open(path, encoding="utf-8")]
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
 
 def test_bench_and_verify_a_built_model_end_to_end(digits_project, tmp_path):
@@ -67,7 +68,7 @@ def test_bench_and_verify_a_built_model_end_to_end(digits_project, tmp_path):
                               "reason": "the virtual board's host interpreter has no per-op timer"}
     # the files: JSON Lines as measured, JSON, CSV, Markdown, PNG
     files = report.files
-    saved = json.loads(open(files["json"]).read())
+    saved = json.loads(Path(files["json"]).read_text())
     assert saved["status"] == "complete" and saved["latency"] == report.latency
     rows = _jsonl(files["jsonl"])
     assert [r["run"] for r in rows if r["type"] == "bench"] == list(range(40))
@@ -76,7 +77,7 @@ def test_bench_and_verify_a_built_model_end_to_end(digits_project, tmp_path):
         table = list(csv.DictReader(f))
     assert [int(r["us"]) for r in table] == report.samples_us
     assert {r["source"] for r in table} == {"virtual"}
-    md = open(files["md"]).read()
+    md = Path(files["md"]).read_text()
     assert "VIRTUAL BOARD" in md and "60 of 60 outputs bit-exact" in md
     with open(files["latency_png"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -158,8 +159,9 @@ def test_a_busy_port_is_refused(kws_project, tmp_path):
                 bench(kws_project, port=board.port, runs=5, out=tmp_path, **FAST)
         finally:
             holder.close()
-        # Once the port is free, the same board answers.
-        report = bench(kws_project, port=board.port, runs=5, out=tmp_path, **FAST)
+        # Once the port is free, the same board answers (the partial report of the refused
+        # run stays where it is: a new run writes beside it, or replaces it with force).
+        report = bench(kws_project, port=board.port, runs=5, out=tmp_path, force=True, **FAST)
         assert report.status == "complete" and report.source == "virtual"
 
 
@@ -316,8 +318,8 @@ def test_a_virtual_board_opened_by_its_path_is_labelled_virtual(kws_project, tmp
         assert board.port.startswith("/dev/")
         report = bench(kws_project, port=board.port, runs=3, out=tmp_path, **FAST)
     assert report.source == "virtual" and report.device["target"] == "virtual"
-    assert json.loads(open(report.files["json"]).read())["source"] == "virtual"
-    assert "VIRTUAL BOARD" in open(report.files["md"]).read()
+    assert json.loads(Path(report.files["json"]).read_text())["source"] == "virtual"
+    assert "VIRTUAL BOARD" in Path(report.files["md"]).read_text()
 
 
 def test_a_cycle_counter_that_reads_zero_is_unavailable_not_a_figure():

@@ -2,12 +2,17 @@
 templates into a temporary folder, then move it into place."""
 from __future__ import annotations
 
+import datetime as _dt
+import hashlib
 import json
-from dataclasses import dataclass
+import os
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
+from ..errors import OutputExistsError
 from ..fsutil import check_folder_destination, move_folder_into_place
 from ..resources import resource_dir
 
@@ -28,7 +33,7 @@ class RenderedFile:
     content: str
 
 
-def render_project(context: dict, manifest: dict, *, arduino_sketch: str | None = None
+def render_project(context: dict, *, arduino_sketch: str | None = None
                    ) -> list[RenderedFile]:
     """All files of the project, rendered in memory (no disk access beyond the templates)."""
     env = environment()
@@ -54,7 +59,6 @@ def render_project(context: dict, manifest: dict, *, arduino_sketch: str | None 
             if base == "main.cpp":
                 base = f"{arduino_sketch}.ino"
             files.append(RenderedFile(f"arduino/{arduino_sketch}/{base}", f.content))
-    files.append(RenderedFile(MANIFEST, json.dumps(manifest, indent=2) + "\n"))
     return files
 
 
@@ -75,6 +79,96 @@ def write_files(root: Path, files: list[RenderedFile]) -> None:
         target = root / f.path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f.content, encoding="utf-8")
+
+
+BACKUP_DIR = "edgecnn-backup"
+
+
+@dataclass
+class Installed:
+    """What writing a project into its folder did to what was there before."""
+
+    project: Path
+    replaced: bool = False            # an earlier edgecnn project was updated (--force)
+    backup: Path | None = None        # where edited generated files were saved
+    backed_up: list[str] = field(default_factory=list)
+    kept: int = 0                     # files of the user's left as they were
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def generated_files(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (the staged project) except the manifest: path -> SHA-256."""
+    return {p.relative_to(root).as_posix(): _sha256(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != MANIFEST}
+
+
+def write_manifest(root: Path, manifest: dict) -> None:
+    """Record the hash of every generated file, then write the manifest (the last file)."""
+    manifest["files"] = generated_files(root)
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def install_project(staged: Path, out: Path, force: bool) -> Installed:
+    """Put the staged project at ``out``.
+
+    A new folder is moved into place whole. An earlier edgecnn project is updated file by file
+    (``force`` only): files the user added (notes, ``reports/``, PlatformIO's ``.pio/``) are
+    never touched; a generated file the user edited (its hash differs from the one the old
+    manifest recorded) is saved under ``edgecnn-backup/<time>/`` before it is replaced; the
+    manifest is written last.
+    """
+    check_destination(out, force)
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        move_into_place(staged, out, force)
+        return Installed(out)
+    try:
+        old = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        old = {}
+    recorded = old.get("files") if isinstance(old.get("files"), dict) else {}
+    new = generated_files(staged)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    backup = out / BACKUP_DIR / stamp
+    result = Installed(out, replaced=True)
+
+    def save(rel: str) -> None:
+        target = backup / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(out / rel, target)
+        result.backed_up.append(rel)
+        result.backup = backup
+
+    for rel in new:   # check every path before changing anything
+        blocking = next((p for p in [out / rel, *(out / rel).parents]
+                         if p != out and out in p.parents and p.exists()
+                         and (p.is_dir() if p == out / rel else not p.is_dir())), None)
+        if blocking is not None:
+            raise OutputExistsError(f"{blocking} is in the way of the generated {rel}; "
+                                    "move it away and build again")
+    for rel, digest in new.items():
+        current = out / rel
+        if current.is_file():
+            have = _sha256(current)
+            if have == digest:
+                continue
+            if recorded.get(rel) != have:    # not what edgecnn wrote there: the user's edit
+                save(rel)
+        current.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged / rel, current)
+    for rel in recorded:
+        if rel in new or not (out / rel).is_file():
+            continue
+        if _sha256(out / rel) != recorded[rel]:
+            save(rel)
+        (out / rel).unlink()                 # generated before, not part of this build
+    all_files = [p for p in out.rglob("*") if p.is_file() and BACKUP_DIR not in p.parts]
+    result.kept = sum(1 for p in all_files
+                      if p.relative_to(out).as_posix() not in new and p.name != MANIFEST)
+    os.replace(staged / MANIFEST, out / MANIFEST)
+    return result
 
 
 def move_into_place(staged: Path, out: Path, force: bool) -> None:

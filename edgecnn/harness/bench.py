@@ -22,7 +22,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import (DeviceError, DeviceTimeoutError, EdgecnnError, ModelMismatchError,
-                      ProtocolError)
+                      ProtocolError, Terminated)
+from ..fsutil import check_writable_outputs
 from .link import Identification, SerialLink, find_port
 from .project import Project, load_project
 from .protocol import Message, decode_output, infer_command
@@ -31,6 +32,43 @@ MAX_RESETS = 3          # reboots survived in one run before giving up
 MAX_ATTEMPTS = 3        # tries per verification sample (lost or corrupted answers)
 BOOT_TIMEOUT_S = 8.0    # a reset board prints its identification and self-check within this
 MISMATCH_LIST = 50      # sample indices listed in report.json; the count is never capped
+# Bounds of a believable measurement: an inference of more than an hour, or a cycle count
+# beyond a 64-bit counter, is a corrupted line, never data.
+US_LIMIT = 3_600_000_000
+CYCLES_LIMIT = 2 ** 64 - 1
+STAGE_SLACK = 16        # protocol lines beyond a stage's expected count before it is stopped
+
+
+def _checked_int(m: Message, key: str, low: int, high: int) -> int | None:
+    value = m.fields.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    return None
+
+
+class _Watchdog:
+    """Stops a stage whose board talks but makes no progress: each stage must deliver a new
+    result within the link's timeout, and at most ``expected`` + STAGE_SLACK protocol lines."""
+
+    def __init__(self, link: SerialLink, stage: str, expected: int):
+        self.link, self.stage, self.limit = link, stage, expected + STAGE_SLACK
+        self.lines, self.last = 0, time.monotonic()
+
+    def progress(self) -> None:
+        self.last = time.monotonic()
+
+    def check(self) -> None:
+        self.lines += 1
+        idle = time.monotonic() - self.last
+        if idle > self.link.timeout:
+            raise DeviceTimeoutError(
+                f"the board on {self.link.port} sent {self.lines} protocol lines but no new "
+                f"{self.stage} result for {idle:.0f} s")
+        if self.lines > self.limit:
+            raise ProtocolError(
+                f"the board on {self.link.port} sent {self.lines} lines during {self.stage}, "
+                f"more than the {self.limit - STAGE_SLACK} asked for; it does not follow the "
+                "protocol (rebuild and flash the project)")
 
 
 @dataclass
@@ -130,12 +168,14 @@ class _Rows:
 def bench(project: str | Path | Project, *, port: str | None = None, runs: int = 100,
           warmup: int = 5, verify: bool = False, samples: int | None = None,
           profile: bool = True, out: str | Path | None = None, timeout: float = 10.0,
-          faults=None, progress: Callable[[str, int, int], None] | None = None) -> BenchReport:
+          faults=None, progress: Callable[[str, int, int], None] | None = None,
+          force: bool = False) -> BenchReport:
     """Benchmark ``project`` on its board and write the report files; return the report.
 
     ``port`` is a serial port, ``"virtual"`` (start a virtual board) or None (find the board
     by its USB VID:PID). ``out`` is the report.json path (default: ``PROJECT/reports/TIME/``).
-    ``progress(stage, done, total)`` is called as rows arrive.
+    ``progress(stage, done, total)`` is called as rows arrive. Report files that exist at
+    ``out`` are replaced only with ``force`` (checked before the board is touched).
     """
     if runs < 1:
         raise EdgecnnError("--runs must be at least 1")
@@ -143,6 +183,7 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         raise EdgecnnError("--warmup must not be negative")
     project = project if isinstance(project, Project) else load_project(project)
     out_json = _report_path(project, out)
+    check_writable_outputs(report_files(out_json), force)
     out_json.parent.mkdir(parents=True, exist_ok=True)
     virtual_board = None
     if port == "virtual":
@@ -180,15 +221,17 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
     except EdgecnnError as exc:
         report.status, report.error = "partial", str(exc)
         raise
-    except KeyboardInterrupt:
-        report.status, report.error = "partial", "interrupted"
+    except KeyboardInterrupt as exc:
+        report.status = "partial"
+        report.error = f"stopped by {exc.name}" if isinstance(exc, Terminated) else "interrupted"
+        exc.report_path = report.files["json"]
         raise
     finally:
         link.close()
         if virtual_board is not None:
             virtual_board.stop()
         report.link = {"noise_lines": link.noise_lines, "resynced_lines": link.resynced_lines,
-                       "resets": link.resets}
+                       "resets": link.resets, "protocol_errors": link.protocol_errors}
         report.finished = _now()
         report.verdict = verdict(report)
         rows.write("end", status=report.status, error=report.error, verdict=report.verdict)
@@ -250,21 +293,40 @@ class _Run:
         self._check_identity(self.ident)
 
     # -- steps -----------------------------------------------------------------------------------
+    def _reject(self, m: Message, reason: str) -> None:
+        """A protocol line that cannot be data: counted and kept in the JSONL, never used."""
+        self.link.protocol_errors += 1
+        self.rows.write("protocol_error", reason=reason, line=m.text[:200])
+
     def selfcheck(self) -> None:
         self.link.send("selfcheck")
-        vectors = []
+        vectors, seen = [], set()
+        expected = max(1, len(self.project.vectors))
+        watch = _Watchdog(self.link, "self-check", expected)
         while True:
             m = self.link.read()
+            watch.check()
             if m.kind == "selfcheck" and "vector" in m.fields:
+                index = _checked_int(m, "vector", 0, expected - 1)
+                if index is None or index in seen:
+                    self._reject(m, "self-check vector index out of range or repeated")
+                    continue
+                seen.add(index)
                 row = {k: m.fields.get(k) for k in ("vector", "label", "predicted", "bitexact",
                                                     "mismatches", "max_diff", "us", "cycles")}
                 vectors.append(row)
                 self.rows.write("selfcheck", **row)
+                watch.progress()
             elif m.kind == "selfcheck" and "done" in m.words:
+                passed = _checked_int(m, "passed", 0, expected)
+                total = _checked_int(m, "total", 0, expected)
+                if passed is None or total is None or passed > total:
+                    self._reject(m, "self-check summary with impossible counts")
+                    continue
                 self.report.selfcheck = {
-                    "passed": m.int("passed"), "total": m.int("total"),
+                    "passed": passed, "total": total,
                     "received": len(vectors), "source": self.project.vectors_source,
-                    "all_bitexact": m.int("passed") == m.int("total")}
+                    "all_bitexact": passed == total}
                 return
             elif m.kind == "id":
                 self._recover_from_reset(m)
@@ -273,23 +335,37 @@ class _Run:
                 raise ProtocolError(f"the board refused the self-check: {m.fields['message']}")
 
     def bench(self, runs: int, warmup: int) -> None:
+        # Rows are keyed by (segment, run): a reset starts a new segment whose run numbers
+        # begin at 0 again, and they never overwrite what an earlier segment measured.
         us, cycles = {}, {}
         requested, segments, lost = runs, 0, 0
         while len(us) < runs:
             remaining = runs - len(us)
             self.link.send(f"bench {remaining} {warmup}")
             segments += 1
-            base, seen = len(us), set()
+            seen: set[int] = set()
+            watch = _Watchdog(self.link, "benchmark", remaining + warmup)
             try:
                 while True:
                     m = self.link.read()
+                    watch.check()
                     if m.kind == "bench" and "run" in m.fields:
-                        key = base + m.int("run")
-                        seen.add(m.int("run"))
-                        us[key], cycles[key] = m.int("us"), m.int("cycles")
-                        self.rows.write("bench", run=key, us=us[key], cycles=cycles[key],
+                        run = _checked_int(m, "run", 0, remaining - 1)
+                        t_us = _checked_int(m, "us", 0, US_LIMIT)
+                        t_cycles = _checked_int(m, "cycles", 0, CYCLES_LIMIT)
+                        if run is None or t_us is None or t_cycles is None:
+                            self._reject(m, f"impossible bench row (run 0..{remaining - 1}, "
+                                            f"0 <= us <= {US_LIMIT}, 0 <= cycles < 2^64)")
+                            continue
+                        if run in seen:
+                            self._reject(m, f"run {run} of segment {segments} sent again")
+                            continue
+                        seen.add(run)
+                        us[(segments, run)], cycles[(segments, run)] = t_us, t_cycles
+                        self.rows.write("bench", run=run, us=t_us, cycles=t_cycles,
                                         segment=segments)
                         self.progress("bench", len(us), runs)
+                        watch.progress()
                     elif m.kind == "bench" and "done" in m.words:
                         # Rows lost on the way (garbage, dropped lines) are counted, not re-run.
                         lost += remaining - len(seen)
@@ -329,21 +405,38 @@ class _Run:
                                               "this board's TFLM library has no profiler hook")}
             return
         self.link.send("profile")
-        ops = []
+        ops, seen = [], set()
+        operators = max(1, int(self.project.manifest["firmware"].get("operators", 1)))
+        watch = _Watchdog(self.link, "profile", operators)
         while True:
             m = self.link.read()
+            watch.check()
             if m.kind == "profile" and "op" in m.fields:
-                row = {"op": m.int("op"), "tag": str(m.fields.get("tag", "?")),
-                       "us": m.int("us"), "cycles": m.int("cycles")}
+                op = _checked_int(m, "op", 0, operators - 1)
+                t_us = _checked_int(m, "us", 0, US_LIMIT)
+                t_cycles = _checked_int(m, "cycles", 0, CYCLES_LIMIT)
+                if op is None or t_us is None or t_cycles is None or op in seen:
+                    self._reject(m, "impossible or repeated profile row")
+                    continue
+                seen.add(op)
+                row = {"op": op, "tag": str(m.fields.get("tag", "?")), "us": t_us,
+                       "cycles": t_cycles}
                 ops.append(row)
                 self.rows.write("profile", **row)
+                watch.progress()
             elif m.kind == "profile" and "done" in m.words:
+                invoke_us = _checked_int(m, "us", 0, US_LIMIT)
+                invoke_cycles = _checked_int(m, "cycles", 0, CYCLES_LIMIT)
+                count = _checked_int(m, "ops", 0, operators)
+                if invoke_us is None or invoke_cycles is None or count is None:
+                    self._reject(m, "impossible profile summary")
+                    continue
                 total = sum(r["us"] for r in ops)
                 for r in ops:
                     r["share"] = r["us"] / total if total else 0.0
                 self.report.profile = {"available": True, "ops": ops,
-                                       "invoke_us": m.int("us"), "invoke_cycles": m.int("cycles"),
-                                       "sum_op_us": total, "complete": len(ops) == m.int("ops")}
+                                       "invoke_us": invoke_us, "invoke_cycles": invoke_cycles,
+                                       "sum_op_us": total, "complete": len(ops) == count}
                 return
             elif m.kind == "id":
                 self._recover_from_reset(m)
@@ -393,12 +486,23 @@ class _Run:
             "latency_us": latency_stats([r["us"] for r in results]),
         }
 
+    def _answer_timeout(self, payload_bytes: int, out_bytes: int) -> float:
+        """How long an inference answer may take: the slowest measured run plus the bytes on
+        the wire, with room to spare, never more than the link's timeout."""
+        slowest = max(self.report.samples_us, default=0) / 1e6
+        wire = 10 * (payload_bytes + 2 * out_bytes + 64) / max(1, self.link.baud)
+        if not self.report.samples_us:
+            return self.link.timeout
+        return min(self.link.timeout, 0.5 + 4 * slowest + 4 * wire)
+
     def _infer(self, payload: bytes, out_bytes: int) -> tuple[bytes, int]:
         problem = "no answer"
+        timeout = self._answer_timeout(len(payload), out_bytes)
         for _ in range(MAX_ATTEMPTS):
             self.link.write(infer_command(payload))
+            sent = False
             try:
-                m = self._await({"infer", "error", "id"})
+                m = self._await({"infer", "error", "id"}, timeout)
                 if m.kind == "id":
                     self._recover_from_reset(m)
                     continue
@@ -407,27 +511,40 @@ class _Run:
                     self.link.drain(quiet=0.2, limit=3.0)
                     continue
                 self.link.write(payload)
-                m = self._await({"infer", "error", "id"})
+                sent = True
+                m = self._await({"infer", "error", "id"}, timeout)
                 if m.kind == "id":
                     self._recover_from_reset(m)
                     continue
                 if m.kind == "error":
                     problem = m.fields["message"]
                     continue
-                return decode_output(m, out_bytes), m.int("us")
+                t_us = _checked_int(m, "us", 0, US_LIMIT)
+                if t_us is None:
+                    raise ValueError("impossible us field")
+                return decode_output(m, out_bytes), t_us
             except DeviceTimeoutError:
                 problem = "the answer was lost"
-                # The board may still wait for payload bytes: let its 2 s payload timeout pass.
-                self.link.drain(quiet=2.5, limit=6.0)
+                if not sent:
+                    # The board may be waiting for payload bytes: let its 2 s payload timeout
+                    # pass before the next command, or the command would be read as payload.
+                    self.link.drain(quiet=2.2, limit=4.0)
             except (ValueError, KeyError) as exc:
+                self.link.protocol_errors += 1
                 problem = f"a corrupted answer ({exc})"
         raise ProtocolError(f"inference on the board failed {MAX_ATTEMPTS} times: {problem}")
 
-    def _await(self, kinds: set[str]) -> Message:
+    def _await(self, kinds: set[str], timeout: float) -> Message:
+        watch = _Watchdog(self.link, "inference", 1)
+        deadline = time.monotonic() + timeout
         while True:
-            m = self.link.read()
+            m = self.link.read(timeout=max(0.05, deadline - time.monotonic()))
+            watch.check()
             if m.kind in kinds:
                 return m
+            if time.monotonic() > deadline:
+                raise DeviceTimeoutError(f"no inference answer from {self.link.port} within "
+                                         f"{timeout:.1f} s")
 
 
 def _verification_inputs(project: Project, samples: int | None):
@@ -468,7 +585,17 @@ def _report_path(project: Project, out) -> Path:
         out = Path(out)
         return out if out.suffix == ".json" else out / "report.json"
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return project.path / "reports" / stamp / "report.json"
+    folder, n = project.path / "reports" / stamp, 1
+    while folder.exists():     # two benches in one second each get their own folder
+        n += 1
+        folder = project.path / "reports" / f"{stamp}-{n}"
+    return folder / "report.json"
+
+
+def report_files(out_json: Path) -> list[Path]:
+    """Every file a bench writes for ``out_json`` (see :func:`.report.write_reports`)."""
+    return [out_json.with_suffix(s) for s in (".json", ".jsonl", ".csv", ".md")] + [
+        out_json.with_name(f"{out_json.stem}_{k}.png") for k in ("latency", "profile")]
 
 
 def _now() -> str:

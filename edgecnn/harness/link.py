@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -76,6 +77,12 @@ def port_error(port: str, exc: BaseException) -> PortError:
     if code in (errno.ENOENT, errno.ENODEV, errno.ENXIO) or "No such file" in text:
         return PortError(f"{port} does not exist (any more): check the cable, or list ports "
                          "with `pio device list`")
+    if "returned no data" in text and os.path.exists(port):
+        # pyserial's wording covers both; the device node still being there means it was not
+        # unplugged.
+        return PortError(f"{port} returned no data although it is still there: another "
+                         "program (a serial monitor, `pio device monitor`) is probably reading "
+                         "the same port; close it and retry")
     if "disconnected" in text or "returned no data" in text or code == errno.EIO:
         return PortError(f"{port} disappeared: the board was unplugged or reset its USB "
                          "connection")
@@ -114,6 +121,7 @@ class SerialLink:
         self.noise_lines = 0      # lines that were not protocol lines (garbage, boot chatter)
         self.resets = 0           # identification lines nobody asked for
         self.resynced_lines = 0   # protocol lines found behind noise on the same line
+        self.protocol_errors = 0  # well-formed lines whose values cannot be data
         self._serial = None
         self._buffer = bytearray()
         self._pending: list[Message] = []
@@ -181,7 +189,9 @@ class SerialLink:
         """
         if self._pending:
             return self._pending.pop(0)
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        noise_before = self.noise_lines
         while True:
             line = self._next_line()
             while line is not None:
@@ -195,9 +205,13 @@ class SerialLink:
                         return message
                 line = self._next_line()
             if time.monotonic() > deadline:
-                raise DeviceTimeoutError(
-                    f"the board on {self.port} sent nothing for "
-                    f"{self.timeout if timeout is None else timeout:g} s")
+                noise = self.noise_lines - noise_before
+                if noise:
+                    raise DeviceTimeoutError(
+                        f"the board on {self.port} sent {noise:,} lines in {wait:g} s, none of "
+                        "them edgecnn's (wrong firmware or baud rate, or a board printing "
+                        "garbage)")
+                raise DeviceTimeoutError(f"the board on {self.port} sent nothing for {wait:g} s")
             self._read_some()
 
     def unread(self, message: Message) -> None:

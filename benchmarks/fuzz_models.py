@@ -1,0 +1,102 @@
+"""Mutation fuzzing of real models: one-byte mutants of each .tflite, each opened the way
+`edgecnn analyze` and `edgecnn build` open a user's model.
+
+Every mutant must end in one of two ways: a result, or an EdgecnnError (one line, exit 2 at
+the command line). Anything else is a bug and is listed: another exception (an internal
+error, exit 1) or the worker process dying (a segfault that took edgecnn down). Each mutant is
+tried in a worker process of its own, so that such a death is observed, not suffered.
+
+    python benchmarks/fuzz_models.py [--models DIR] [--count 1000] [--seed 0] [--jobs 2]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+
+def _try(data: bytes) -> str:
+    from edgecnn.analyze import analyze
+    from edgecnn.boards import check_fit, load_board
+    from edgecnn.compatibility import check_model
+    from edgecnn.errors import EdgecnnError
+    from edgecnn.tflite_model import read_tflite
+
+    try:
+        m = read_tflite(data)
+        board = load_board("nano33")
+        check_model(m, board, force=False)
+        check_fit(analyze(m), board)
+        return "ok"
+    except EdgecnnError:
+        return "clean error"
+    except Exception as exc:   # what the fuzzer is here to find
+        return f"INTERNAL {type(exc).__name__}: {str(exc)[:120]}"
+
+
+def _child(data: bytes, conn) -> None:
+    conn.send(_try(data))
+
+
+def _worker(args) -> tuple[str, int, str]:
+    name, offset, value, data = args
+    mutant = bytearray(data)
+    mutant[offset] = value
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(bytes(mutant), send))
+    child.start()
+    child.join(300)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return name, offset, "HANG (300 s)"
+    if child.exitcode != 0:
+        return name, offset, f"DIED: exit {child.exitcode}"
+    return name, offset, receive.recv() if receive.poll() else "DIED: no answer"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=str(Path(__file__).resolve().parents[2] / "shared"
+                                                / "models"))
+    parser.add_argument("--count", type=int, default=1000, help="mutants per model")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    models = sorted(Path(args.models).glob("*.tflite"))
+    if not models:
+        sys.exit(f"no .tflite files in {args.models}")
+    rng = random.Random(args.seed)
+    cases = []
+    for path in models:
+        data = path.read_bytes()
+        for _ in range(args.count):
+            offset = rng.randrange(len(data))
+            value = rng.choice([0x00, 0xFF, 0x7F, 0x80, data[offset] ^ (1 << rng.randrange(8))])
+            cases.append((path.name, offset, value, data))
+    start = time.perf_counter()
+    outcomes: Counter = Counter()
+    bugs = []
+    with mp.get_context("spawn").Pool(args.jobs) as pool:
+        for name, offset, outcome in pool.imap_unordered(_worker, cases, chunksize=4):
+            kind = outcome if outcome in ("ok", "clean error") else outcome.split(":")[0]
+            outcomes[kind] += 1
+            if outcome not in ("ok", "clean error"):
+                bugs.append((name, offset, outcome))
+    elapsed = time.perf_counter() - start
+    print(f"{len(cases)} mutants of {len(models)} models in {elapsed:.0f} s "
+          f"({args.jobs} jobs, seed {args.seed})")
+    for kind, n in outcomes.most_common():
+        print(f"  {kind:<24} {n}")
+    print(f"clean: {len(cases) - len(bugs)} of {len(cases)}  (target: all)")
+    for name, offset, outcome in sorted(bugs)[:50]:
+        print(f"  BUG {name} byte {offset}: {outcome}")
+
+
+if __name__ == "__main__":
+    main()
