@@ -331,3 +331,47 @@ def test_a_cycle_counter_that_reads_zero_is_unavailable_not_a_figure():
         False, "the cycle counter read 0 on every run (not running on this target)")
     assert cycle_counter_state(counting, [120, 118]) == (True, None)
     assert cycle_counter_state(Identification(has_cycles=False), [5])[0] is False
+
+
+def test_a_board_behind_a_tcp_socket_is_benched_through_a_pyserial_url(kws_project, tmp_path):
+    """`--port socket://host:port` (an emulator's or ser2net's TCP UART): the harness opens any
+    pyserial URL. Here a relay written in the test forwards TCP to the virtual board's pty."""
+    import select
+    import socket
+    import threading
+
+    with VirtualBoard(kws_project) as board:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        stop = threading.Event()
+
+        def relay():
+            conn, _ = server.accept()
+            fd = os.open(board.port, os.O_RDWR | os.O_NOCTTY)
+            try:
+                while not stop.is_set():
+                    ready, _, _ = select.select([conn, fd], [], [], 0.1)
+                    if conn in ready:
+                        data = conn.recv(4096)
+                        if not data:
+                            return
+                        os.write(fd, data)
+                    if fd in ready:
+                        conn.sendall(os.read(fd, 4096))
+            finally:
+                os.close(fd)
+                conn.close()
+
+        thread = threading.Thread(target=relay, daemon=True)
+        thread.start()
+        try:
+            report = bench(kws_project, port=f"socket://127.0.0.1:{server.getsockname()[1]}",
+                           runs=10, out=tmp_path, **FAST)
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            server.close()
+    assert report.status == "complete" and report.runs["received"] == 10
+    assert report.source == "virtual" and report.port.startswith("socket://")
+    assert report.selfcheck["all_bitexact"]

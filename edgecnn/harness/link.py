@@ -90,11 +90,17 @@ def port_error(port: str, exc: BaseException) -> PortError:
 
 
 def open_port(port: str, baud: int, reset_on_open: str, **settings):
-    """A pyserial port opened without resetting the board; OS errors become ``PortError``."""
+    """A pyserial port opened without resetting the board; OS errors become ``PortError``.
+
+    ``port`` is a device path or any pyserial URL (``socket://host:port`` for an emulator's
+    TCP UART, ``rfc2217://…``, ``loop://``): pyserial's ``serial_for_url`` picks the class."""
     import serial
 
-    s = serial.Serial()
-    s.port, s.baudrate = port, baud
+    try:
+        s = serial.serial_for_url(port, do_not_open=True)
+    except (serial.SerialException, ValueError) as exc:
+        raise port_error(port, exc) from None
+    s.baudrate = baud
     for name, value in settings.items():
         setattr(s, name, value)
     if reset_on_open == "dtr-rts":
