@@ -27,11 +27,10 @@ from .codegen.project import (GENERATOR, Installed, check_destination, install_p
 from .compatibility import Compatibility, check_model
 from .errors import FitError, ModelFileError
 from .fsutil import require_file, staging_dir
+from .harness.protocol import PROTOCOL_VERSION
 from .metadata import ModelMeta
 from .tflite_model import TfliteModel, read_tflite
 from .tflm import HostInterpreter
-
-PROTOCOL_VERSION = 3   # EDGECNN_PROTOCOL_VERSION in firmware/edgecnn_protocol.h
 
 MAX_VECTOR_BYTES = 32 * 1024   # flash spent on self-check inputs
 MAX_VECTORS = 8

@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from .harness.protocol import MAX_RUNS
+
 PROJECT = click.option("--project", "project", required=True,
                        type=click.Path(file_okay=False),
                        help="A project folder written by `edgecnn build`.")
@@ -34,8 +36,8 @@ def flash_cmd(project, port, dry_run):
 @click.command("bench")
 @PROJECT
 @PORT
-@click.option("--runs", default=100, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--warmup", default=5, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--runs", default=100, show_default=True, type=click.IntRange(1, MAX_RUNS))
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(0, MAX_RUNS))
 @click.option("--verify", is_flag=True, help="Stream test inputs through the board and check "
                                              "every output against the host interpreter.")
 @click.option("--samples", type=click.IntRange(1), help="Verify only the first K samples.")

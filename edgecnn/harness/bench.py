@@ -24,9 +24,10 @@ import numpy as np
 from ..errors import (DeviceError, DeviceTimeoutError, EdgecnnError, ModelMismatchError,
                       ProtocolError, Terminated)
 from ..fsutil import check_writable_outputs
-from .link import Identification, SerialLink, find_port
+from .link import Identification, SerialLink
 from .project import Project, load_project
 from .protocol import Message, decode_output, infer_command
+from .targets import open_target
 
 MAX_RESETS = 3          # reboots survived in one run before giving up
 MAX_ATTEMPTS = 3        # tries per verification sample (lost or corrupted answers)
@@ -185,16 +186,8 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
     out_json = _report_path(project, out)
     check_writable_outputs(report_files(out_json), force)
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    virtual_board = None
-    if port == "virtual":
-        from .virtual_board import VirtualBoard
-
-        virtual_board = VirtualBoard(project, faults)
-        port = virtual_board.start()
-    elif faults is not None:
-        raise EdgecnnError("faults can only be injected into the virtual board (--port virtual)")
-    elif port is None:
-        port = find_port(project.board["usb_ids"], project.board["title"])
+    target = open_target(project, port, faults)
+    port = target.start()
     report = BenchReport(port=port, started=_now(), project=_project_summary(project))
     for name in ("jsonl", "json", "csv", "md"):
         report.files[name] = str(out_json.with_suffix("." + name))
@@ -228,8 +221,7 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         raise
     finally:
         link.close()
-        if virtual_board is not None:
-            virtual_board.stop()
+        target.stop()
         report.link = {"noise_lines": link.noise_lines, "resynced_lines": link.resynced_lines,
                        "resets": link.resets, "protocol_errors": link.protocol_errors}
         report.finished = _now()

@@ -34,10 +34,8 @@ import numpy as np
 from .. import __version__
 from ..errors import EdgecnnError
 from .project import Project, load_project
-from .protocol import PROTOCOL_VERSION
+from .protocol import HELP, LINE_MAX, PROTOCOL_VERSION, parse_command
 
-LINE_MAX = 96                # EDGECNN_LINE_MAX in firmware/edgecnn_protocol.h
-MAX_RUNS = 100_000           # EDGECNN_MAX_RUNS
 PAYLOAD_TIMEOUT_S = 2.0      # kPayloadTimeoutMs in the sketch
 
 
@@ -259,47 +257,26 @@ class VirtualBoard:
 
     def _command(self, line: bytes) -> tuple[int, int] | None:
         """Handle one command line; return (length, crc) when an infer payload must follow."""
-        text = line.split(b"\x00", 1)[0].decode("latin-1").strip(" \t")
-        if not text:
-            return None
-        words = text.split()
-        word, args = words[0], words[1:]
-        if word in ("id", "selfcheck", "help", "profile") and args:
-            self._line("edgecnn error this command takes no arguments")
-        elif word == "id":
+        cmd = parse_command(line)
+        if cmd.kind == "error":
+            self._line(f"edgecnn error {cmd.error}")
+        elif cmd.kind == "id":
             self._identify()
-        elif word == "help":
-            self._line("edgecnn help commands: id | selfcheck | bench RUNS [WARMUP] | "
-                       "infer LENGTH CRC32 | profile")
-        elif word == "selfcheck":
+        elif cmd.kind == "help":
+            self._line(f"edgecnn help {HELP}")
+        elif cmd.kind == "selfcheck":
             self._selfcheck()
-        elif word == "profile":
+        elif cmd.kind == "profile":
             self._line("edgecnn error profile is not available on the virtual board: the host "
                        "interpreter has no per-op timer")
-        elif word == "bench":
-            try:
-                runs, warmup = int(args[0]), int(args[1]) if len(args) > 1 else 1
-                if len(args) > 2 or not 1 <= runs <= MAX_RUNS or not 0 <= warmup <= MAX_RUNS:
-                    raise ValueError
-            except (ValueError, IndexError):
-                self._line("edgecnn error usage: bench RUNS [WARMUP], 1 <= RUNS <= 100000")
-                return None
-            self._bench(runs, warmup)
-        elif word == "infer":
-            try:
-                length, crc = int(args[0]), int(args[1], 16)
-                if len(args) != 2 or len(args[1]) != 8:
-                    raise ValueError
-            except (ValueError, IndexError):
-                self._line("edgecnn error usage: infer LENGTH CRC32HEX")
-                return None
-            if length != len(self._input_bytes):
+        elif cmd.kind == "bench":
+            self._bench(cmd.runs, cmd.warmup)
+        elif cmd.kind == "infer":
+            if cmd.runs != len(self._input_bytes):
                 self._line(f"edgecnn error infer LENGTH must be {len(self._input_bytes)} bytes")
                 return None
-            self._line(f"edgecnn infer ready bytes={length}")
-            return length, crc
-        else:
-            self._line("edgecnn error unknown command; send 'help'")
+            self._line(f"edgecnn infer ready bytes={cmd.runs}")
+            return cmd.runs, cmd.checksum
         return None
 
     def _serve(self) -> None:
