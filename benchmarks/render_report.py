@@ -37,7 +37,8 @@ def main():
         size = image.size
         extrema = image.convert("L").getextrema()
     print(f"rendered {args.report} in {seconds:.1f} s -> {args.out} {size[0]}x{size[1]}, "
-          f"grey levels {extrema[0]}..{extrema[1]} ({'not blank' if extrema[0] < extrema[1] else 'BLANK'})")
+          f"grey levels {extrema[0]}..{extrema[1]} "
+          f"({'not blank' if extrema[0] < extrema[1] else 'BLANK'})")
 
 
 if __name__ == "__main__":

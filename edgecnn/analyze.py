@@ -163,7 +163,8 @@ def _kernel_and_stride(m: TfliteModel, op: Operator):
     if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         w = m.tensors[op.inputs[1]].shape  # [out, kh, kw, in] or [1, kh, kw, out]
         dh, dw = o.get("dilationHFactor", 1) or 1, o.get("dilationWFactor", 1) or 1
-        return ((w[1] - 1) * dh + 1, (w[2] - 1) * dw + 1), (o.get("strideH", 1), o.get("strideW", 1))
+        stride = (o.get("strideH", 1), o.get("strideW", 1))
+        return ((w[1] - 1) * dh + 1, (w[2] - 1) * dw + 1), stride
     if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
         return (o.get("filterHeight", 1), o.get("filterWidth", 1)), (o.get("strideH", 1),
                                                                      o.get("strideW", 1))
@@ -204,7 +205,8 @@ def _layer_rows(m: TfliteModel) -> list[LayerRow]:
         sources = [rf[i] for i in op.inputs if i in rf]
         if kernel and sources:
             (rh, rw), (jh, jw) = sources[0]
-            r = ((rh + (kernel[0] - 1) * jh, rw + (kernel[1] - 1) * jw), (jh * stride[0], jw * stride[1]))
+            r = ((rh + (kernel[0] - 1) * jh, rw + (kernel[1] - 1) * jw),
+                 (jh * stride[0], jw * stride[1]))
         elif op.opcode.name == "FULLY_CONNECTED" and full is not None:
             r = (tuple(full), (0, 0))  # every output sees the whole input
         elif sources:
@@ -289,7 +291,8 @@ def format_table(a: Analysis) -> str:
     if a.arena:
         h = a.arena.host
         lines += [f"tensor arena      {h.total:,} B measured by TFLM's recording allocator on this "
-                  f"64-bit host (head {h.head:,} + tail {h.tail:,}): an upper bound for 32-bit MCUs",
+                  f"64-bit host (head {h.head:,} + tail {h.tail:,}): an upper bound for "
+                  "32-bit MCUs",
                   f"arena, 32-bit     {a.arena.device_32bit:,} B derived ({a.arena.method})"]
     if a.keras:
         lines.append(f"keras             {a.keras['params']:,} parameters in {a.keras['layers']} "

@@ -279,7 +279,8 @@ def parse_board(path: Path) -> Board:
                         "digits, '_', '.', '-'")
     if not board.tflm.lib_deps:
         problems.append("tflm.lib_deps must name the pinned TFLM library")
-    if board.runtime.flash_bytes >= board.flash_bytes or board.runtime.ram_bytes >= board.sram_bytes:
+    if (board.runtime.flash_bytes >= board.flash_bytes
+            or board.runtime.ram_bytes >= board.sram_bytes):
         problems.append("runtime estimates must be smaller than the board's memories")
     if problems:
         raise BoardError(f"{where} is invalid: " + "; ".join(problems))
@@ -410,7 +411,8 @@ class FitReport:
             lines.append(f"{r.resource:<28} {r.used:>10,} {r.available:>10,} {pct:>5.1f}%{flag}")
             lines.append(f"  {r.parts}")
         a = self.arena
-        lines.append(f"arena: {a.allocated_bytes:,} B allocated = device need {a.device_need_bytes:,}"
+        lines.append(f"arena: {a.allocated_bytes:,} B allocated = device need "
+                     f"{a.device_need_bytes:,}"
                      f" B (host {a.host_bytes:,} B -> 32-bit {a.host_32bit_bytes:,} B + "
                      f"{a.kernels} scratch {a.scratch_bytes:,} B) + {a.margin:.0%} margin")
         return "\n".join(lines)

@@ -2,8 +2,8 @@
 
 Example:
     >>> import edgecnn
-    >>> result = edgecnn.build("nano33", model="model.tflite", out="nano33_project")  # doctest: +SKIP
-    >>> result.fit.fits, result.arena.allocated_bytes                                 # doctest: +SKIP
+    >>> r = edgecnn.build("nano33", model="model.tflite", out="nano33_project")  # doctest: +SKIP
+    >>> r.fit.fits, r.arena.allocated_bytes                                      # doctest: +SKIP
     (True, 17152)
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ import datetime as _dt
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -22,8 +22,15 @@ from . import __version__
 from .analyze import Analysis, analyze
 from .boards import ArenaPlan, Board, FitReport, check_fit, load_board, plan_arena, require_fit
 from .codegen.carray import byte_rows, c_identifier, int_rows
-from .codegen.project import (GENERATOR, Installed, check_destination, install_project,
-                              render_project, write_files, write_manifest)
+from .codegen.project import (
+    GENERATOR,
+    Installed,
+    check_destination,
+    install_project,
+    render_project,
+    write_files,
+    write_manifest,
+)
 from .compatibility import Compatibility, check_model
 from .errors import FitError, ModelFileError
 from .fsutil import require_file, staging_dir
@@ -61,7 +68,8 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
 
     ``model`` is a ``.tflite`` (used as is), a ``.keras`` (quantized first) or ``None`` (train
     ``arch`` on ``dataset`` first, or reuse the model a build with the same settings trained:
-    see :mod:`edgecnn.cache`; ``retrain`` trains anyway). Everything is written to a temporary folder beside ``out``
+    see :mod:`edgecnn.cache`; ``retrain`` trains anyway). Everything is written to a
+    temporary folder beside ``out``
     and moved into place only when complete.
     """
     board = board if isinstance(board, Board) else load_board(board)
@@ -192,7 +200,7 @@ def _test_vectors(m: TfliteModel, meta: ModelMeta | None):
                   "came with this model, so labels are -1")
     interpreter = HostInterpreter(m.data)
     vectors = []
-    for x, label in zip(samples, labels):
+    for x, label in zip(samples, labels, strict=True):
         y = interpreter.run(x.astype(inp.dtype).reshape(inp.shape)).reshape(-1)
         vectors.append({"label": label, "input": x.tolist(), "output": y.astype(int).tolist()})
     return vectors, source
@@ -213,7 +221,7 @@ def _manifest(board, m, analysis, arena, fit, meta, vectors_source, n_vectors, n
                     "zero_point": t.zero_points[0] if t.zero_points else None}
     return {
         "generator": GENERATOR, "edgecnn_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "board": {"name": board.name, "title": board.title, "mcu": board.mcu,
                   "clock_hz": board.clock_hz, "env": board.env_name, "baud": board.baud,
                   "usb_ids": list(board.usb_ids), "reset_on_open": board.reset_on_open},

@@ -93,7 +93,7 @@ class TrainingKey:
     versions: dict = field(default_factory=dict)
 
     @classmethod
-    def for_run(cls, ds: Dataset, arch: str, config, representative_samples: int) -> "TrainingKey":
+    def for_run(cls, ds: Dataset, arch: str, config, representative_samples: int) -> TrainingKey:
         """The key of training ``arch`` on ``ds`` with ``config`` (a TrainConfig)."""
         return cls(
             data=data_fingerprint(ds), arch=arch,

@@ -24,8 +24,8 @@ def requantize_cmd(model, out, force):
         click.echo(f"{model} has no per-channel dense layers; {path} is an unchanged copy")
         return
     click.echo(f"saved {path}: {len(layers)} dense layer{'s' if len(layers) > 1 else ''} now "
-               "per-tensor: " + ", ".join(f"{l.layer} ({l.channels} channels -> scale "
-                                           f"{l.scale:.4g})" for l in layers))
+               "per-tensor: " + ", ".join(f"{q.layer} ({q.channels} channels -> scale "
+                                           f"{q.scale:.4g})" for q in layers))
     click.echo(f"next      edgecnn build --board BOARD --model {path}")
 
 

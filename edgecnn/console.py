@@ -14,8 +14,9 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 PROGRESS_ENV = "EDGECNN_PROGRESS"   # "0" turns progress bars off, "1" forces them on

@@ -75,7 +75,7 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def subset(self, train: int | None = None, test: int | None = None) -> "Dataset":
+    def subset(self, train: int | None = None, test: int | None = None) -> Dataset:
         """A smaller copy (first ``train`` training and ``test`` test samples), for quick runs."""
         def cut(a, n):
             return a if n is None else a[:n]

@@ -10,8 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import FlashError, ToolMissingError
 from .harness.project import load_project

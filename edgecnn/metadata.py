@@ -1,4 +1,5 @@
-"""The metadata that travels with a model: ``model.json`` beside ``model.keras``/``model.tflite``."""
+"""The metadata that travels with a model: ``model.json`` beside ``model.keras`` and
+``model.tflite``."""
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ class ModelMeta:
         return atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "ModelMeta":
+    def load(cls, path: str | Path) -> ModelMeta:
         try:
             raw = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
@@ -61,7 +62,7 @@ class ModelMeta:
         return cls(**values)
 
     @classmethod
-    def beside(cls, model_path: str | Path) -> "ModelMeta | None":
+    def beside(cls, model_path: str | Path) -> ModelMeta | None:
         """The metadata file next to a model (same stem, .json), if there is one."""
         p = Path(model_path).with_suffix(".json")
         return cls.load(p) if p.is_file() else None

@@ -71,7 +71,8 @@ def dataset_for(meta: ModelMeta | None) -> Dataset:
 
 
 def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = None,
-             representative_samples: int = REPRESENTATIVE_SAMPLES, evaluate_samples: int | None = None,
+             representative_samples: int = REPRESENTATIVE_SAMPLES,
+             evaluate_samples: int | None = None,
              meta: ModelMeta | None = None, force: bool = False) -> QuantizedModel:
     """Convert a Keras model (object or ``.keras`` path) to a full-integer int8 ``.tflite``.
 
@@ -120,7 +121,7 @@ def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = 
     meta.test_samples = int(n)
     q_inputs = quantize_input(x_test[:SELF_CHECK_SAMPLES], inp.scales[0], inp.zero_points[0])
     meta.samples = [{"label": int(y), "input": q.reshape(-1).tolist(), "source": "test split"}
-                    for q, y in zip(q_inputs, y_test[:SELF_CHECK_SAMPLES])]
+                    for q, y in zip(q_inputs, y_test[:SELF_CHECK_SAMPLES], strict=True)]
     result = QuantizedModel(tflite, meta)
     if out is not None:
         out = Path(out)

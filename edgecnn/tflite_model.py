@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +26,13 @@ TENSOR_TYPES = {0: ("float32", 4), 1: ("float16", 2), 2: ("int32", 4), 3: ("uint
                 9: ("int8", 1), 10: ("float64", 8), 16: ("uint32", 4), 17: ("int4", 1)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema():
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def builtin_names() -> dict[int, str]:
     return {v: k for k, v in vars(_schema().BuiltinOperator).items()
             if not k.startswith("_") and isinstance(v, int)}
@@ -164,7 +164,8 @@ def _parse(data: bytes) -> TfliteModel:
         dtype, itemsize = TENSOR_TYPES.get(t.type, (f"type{t.type}", 1))
         q = t.quantization
         scales = tuple(float(s) for s in (q.scale if q is not None and q.scale is not None else ()))
-        zps = tuple(int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else ()))
+        zps = tuple(int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None
+                                     else ()))
         buf = buffers[t.buffer] if t.buffer < len(buffers) else None
         has_data = buf is not None and ((buf.data is not None and len(buf.data) > 0)
                                         or (buf.size or 0) > 0)
@@ -180,8 +181,7 @@ def _parse(data: bytes) -> TfliteModel:
             opts = {k: v for k, v in vars(op.builtinOptions).items()
                     if isinstance(v, (int, float, bool))}
         operators.append(Operator(i, op_codes[op.opcodeIndex],
-                                  tuple(int(x) for x in (op.inputs if op.inputs is not None else ())),
-                                  tuple(int(x) for x in (op.outputs if op.outputs is not None else ())),
+                                  _ints(op.inputs), _ints(op.outputs),
                                   opts))
     description = (model.description or b"").decode(errors="replace")
     inputs = tuple(int(x) for x in (sg.inputs if sg.inputs is not None else ()))
@@ -189,6 +189,10 @@ def _parse(data: bytes) -> TfliteModel:
     _check_structure(tensors, operators, inputs, outputs)
     return TfliteModel(data, int(model.version), description, op_codes, tensors, operators,
                        inputs, outputs, len(model.subgraphs))
+
+
+def _ints(values) -> tuple[int, ...]:
+    return tuple(int(x) for x in (values if values is not None else ()))
 
 
 # Weight-tensor ranks that edgecnn's analysis relies on (input 1 of these operators).

@@ -62,14 +62,22 @@ def prepare_failures(model) -> list[str]:
 # A child process that opens the model with TFLM and invokes it once on zeros. TFLM trusts the
 # flatbuffer it is given: a corrupt file (one flipped byte can do it) may crash the process
 # with SIGSEGV, which no Python handler catches. The child's death is our error message.
+# A Python error there (an op TFLM lacks, a tensor it rejects) is reported with TFLM's own
+# reason, so that TFLM's printed lines never reach the user's console.
 _PROBE = """
 import sys
 import numpy as np
 from tflite_micro import runtime
-it = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2]))
-d = it.get_input_details(0)
-it.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), 0)
-it.invoke()
+try:
+    it = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(),
+                                        arena_size=int(sys.argv[2]))
+    d = it.get_input_details(0)
+    it.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), 0)
+    it.invoke()
+except Exception as exc:
+    text = str(exc).strip().splitlines()
+    print("EDGECNN_PROBE_ERROR " + (text[-1] if text else type(exc).__name__), flush=True)
+    sys.exit(3)
 """
 _PROBED: set[str] = set()   # models (by SHA-256) that opened without crashing in a child
 
@@ -98,8 +106,16 @@ def probe_in_child(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES) -> No
         raise ModelFileError(f"TFLite Micro crashed ({name}) opening this model: the file is "
                              "corrupt or not a model TFLite Micro can run (it passed edgecnn's "
                              "structural checks)")
-    # A Python error in the child (an op TFLM lacks, a bad tensor) is reported by the
-    # in-process interpreter below with its own message.
+    if proc.returncode == 3:
+        out = proc.stdout.decode(errors="replace")
+        message = out.rsplit("EDGECNN_PROBE_ERROR ", 1)[-1].strip()
+        # TFLM prints why before it fails, e.g. "Node RESHAPE (number 10) failed to prepare"
+        said = [line.strip() for line in (proc.stderr.decode(errors="replace") + "\n" +
+                out.split("EDGECNN_PROBE_ERROR", 1)[0]).splitlines() if line.strip()]
+        reason = f" ({'; '.join(said[-2:])[:300]})" if said else ""
+        if "op" in message.lower() and "find" in message.lower():
+            raise UnsupportedModelError(f"TFLite Micro cannot run this model: {message}{reason}")
+        raise ModelFileError(f"TFLite Micro could not load the model: {message}{reason}")
     _PROBED.add(digest)
 
 

@@ -2,8 +2,8 @@
 
 Example:
     >>> from edgecnn import load_dataset, train
-    >>> result = train("edge_cnn", load_dataset("digits"), epochs=3, out="model.keras")  # doctest: +SKIP
-    >>> result.history["val_accuracy"][-1] > 0.5                                     # doctest: +SKIP
+    >>> r = train("edge_cnn", load_dataset("digits"), epochs=3, out="m.keras")  # doctest: +SKIP
+    >>> r.history["val_accuracy"][-1] > 0.5                                  # doctest: +SKIP
     True
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .data import Dataset
 from .errors import ArchitectureError, ShapeMismatchError
 from .fsutil import atomic_output, atomic_write_text, check_writable_outputs
 from .metadata import ModelMeta
-
 
 # Augmentation pays on small data sets; on Fashion-MNIST's 54,000 images a 12-epoch schedule
 # underfits with it (measured: edge_cnn 89.9 % int8 with flips and shifts at 20 s an epoch,

@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from conftest import MLPERF_MODELS, assert_one_line_error, run_cli, shared_model
+
 from edgecnn.analyze import analyze
 from edgecnn.errors import ModelFileError
 from edgecnn.tflite_model import read_tflite

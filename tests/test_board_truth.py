@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, run_cli, shared_model
+
 from edgecnn.build import build
 from edgecnn.errors import UnsupportedModelError
 from edgecnn.tflite_model import read_tflite

@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import shared_model
+
 from edgecnn.analyze import analyze
 from edgecnn.boards import check_fit, list_boards, load_board, parse_board, plan_arena
 from edgecnn.errors import BoardError

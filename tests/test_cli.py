@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from conftest import assert_one_line_error, run_cli, shared_model
 
 

@@ -9,8 +9,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import MLPERF_MODELS, require_tool, shared_model
+
 from edgecnn.build import build
 from edgecnn.codegen.carray import c_identifier, c_string
 from edgecnn.tflite_model import read_tflite

@@ -5,8 +5,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
+
 from edgecnn.resources import resource_dir
 
 HARNESS = Path(__file__).with_name("protocol_harness.cc")

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import run_cli
+
 from edgecnn.build import build
 from edgecnn.cache import ModelCache, TrainingKey, data_fingerprint
 from edgecnn.console import captured
@@ -110,7 +110,7 @@ def test_captured_output_goes_to_the_log_not_the_console(capfd, cache_dir):
         print("python stderr", file=sys.stderr)
         os.write(1, b"fd one\n")
         libc.printf(b"buffered C stdout\n")      # still in stdio's buffer when the step ends
-        warnings.warn("a library warning")
+        warnings.warn("a library warning", stacklevel=1)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
     text = log.read_text()

@@ -12,11 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import serial
-
 from conftest import assert_one_line_error, run_cli, shared_model
+
 from edgecnn.build import build
-from edgecnn.errors import (DeviceTimeoutError, FlashError, ModelMismatchError, PortError,
-                            ProjectError)
+from edgecnn.errors import (
+    DeviceTimeoutError,
+    FlashError,
+    ModelMismatchError,
+    PortError,
+    ProjectError,
+)
 from edgecnn.harness import Faults, VirtualBoard, bench, find_port
 from edgecnn.harness.link import port_error
 from edgecnn.harness.protocol import decode_output, infer_command, parse_line
@@ -227,7 +232,7 @@ def test_the_virtual_board_speaks_the_firmware_protocol(kws_project):
             assert ask(payload) == ["edgecnn error infer checksum mismatch; input discarded"]
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)   # also closes the pipes
 
 
 def test_protocol_lines_and_checksums():

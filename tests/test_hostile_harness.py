@@ -12,8 +12,8 @@ import time
 import tty
 
 import pytest
-
 from conftest import run_cli
+
 from edgecnn.build import build
 from edgecnn.errors import DeviceTimeoutError, ProtocolError
 from edgecnn.harness import Faults, bench

@@ -8,9 +8,9 @@ import struct
 
 import numpy as np
 import pytest
+from conftest import assert_one_line_error, run_cli
 from PIL import Image
 
-from conftest import assert_one_line_error, run_cli
 from edgecnn.data import load_dataset, read_idx
 from edgecnn.errors import DatasetError, ModelFileError
 from edgecnn.metadata import ModelMeta

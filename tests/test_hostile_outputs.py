@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import assert_one_line_error, run_cli
+
 from edgecnn.build import build
 from edgecnn.errors import OutputExistsError
 from edgecnn.fsutil import check_writable_outputs, recover_interrupted

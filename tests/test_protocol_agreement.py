@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import require_tool
+
 from edgecnn.harness import protocol
 from edgecnn.resources import resource_dir
 

@@ -5,8 +5,8 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, run_cli
+
 from edgecnn.analyze import analyze
 from edgecnn.build import build
 from edgecnn.errors import OutputExistsError

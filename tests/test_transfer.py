@@ -2,8 +2,8 @@
 fine-tuning, and the int8 model through `edgecnn build` like any other."""
 import numpy as np
 import pytest
-
 from conftest import assert_one_line_error, run_cli
+
 from edgecnn.build import build
 from edgecnn.errors import ArchitectureError, WeightsError
 from edgecnn.quantize import quantize
@@ -49,7 +49,7 @@ def test_pretrained_weights_file_fine_tuning(small, tmp_path):
                         pretrained=str(weights))
     base = _backbone(model)
     assert not base.trainable                       # frozen under the new head
-    for got, want in zip(base.get_weights(), source.get_weights()):
+    for got, want in zip(base.get_weights(), source.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
     result = train(model, small, TrainConfig(epochs=1, verbose=0, augment=False, fine_tune=4,
                                              fine_tune_epochs=1))

@@ -15,14 +15,20 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from ..errors import (DeviceError, DeviceTimeoutError, EdgecnnError, ModelMismatchError,
-                      ProtocolError, Terminated)
+from ..errors import (
+    DeviceError,
+    DeviceTimeoutError,
+    EdgecnnError,
+    ModelMismatchError,
+    ProtocolError,
+    Terminated,
+)
 from ..fsutil import check_writable_outputs
 from .link import Identification, SerialLink
 from .project import Project, load_project
@@ -127,7 +133,7 @@ def cycle_counter_state(ident, samples) -> tuple[bool, str | None]:
     return bool(samples), None
 
 
-def verdict(report: "BenchReport") -> dict:
+def verdict(report: BenchReport) -> dict:
     """Whether every output compared (self-check vectors, verified samples) equals the host
     reference, in one sentence; ``outputs_match`` is None when nothing was compared."""
     sc, v = report.selfcheck, report.verify
@@ -255,7 +261,8 @@ class _Run:
             "headroom_bytes": self.ident.arena_allocated - self.ident.arena_used,
             "planned_need_bytes": self.project.manifest["arena"]["device_need_bytes"],
             "source": ("virtual: host TFLM recording allocator, corrected to 32-bit, from the "
-                       "build" if self.ident.virtual else "device: interpreter->arena_used_bytes()"),
+                       "build" if self.ident.virtual
+                       else "device: interpreter->arena_used_bytes()"),
         }
         self.rows.write("identification", **self.ident.to_dict())
 
@@ -591,4 +598,4 @@ def report_files(out_json: Path) -> list[Path]:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

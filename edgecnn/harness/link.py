@@ -133,7 +133,7 @@ class SerialLink:
         self._pending: list[Message] = []
 
     # -- opening --------------------------------------------------------------------------------
-    def open(self) -> "SerialLink":
+    def open(self) -> SerialLink:
         self._serial = open_port(self.port, self.baud, self.reset_on_open, timeout=0.05,
                                  write_timeout=self.timeout, exclusive=True)
         return self
@@ -146,7 +146,7 @@ class SerialLink:
                 pass
             self._serial = None
 
-    def __enter__(self) -> "SerialLink":
+    def __enter__(self) -> SerialLink:
         return self.open()
 
     def __exit__(self, *exc) -> None:

@@ -4,8 +4,8 @@ Every line the sketch prints starts with ``edgecnn `` and a kind word, followed 
 fields. Anything else on the port (boot messages, noise, half lines) is not a protocol line.
 
 Example:
-    >>> parse_line("edgecnn bench run=3 us=1520 cycles=97280")
-    Message(kind='bench', fields={'run': 3, 'us': 1520, 'cycles': 97280}, text='edgecnn bench run=3 us=1520 cycles=97280')
+    >>> parse_line("edgecnn bench run=3 us=1520 cycles=97280").fields
+    {'run': 3, 'us': 1520, 'cycles': 97280}
     >>> infer_command(b"\\x01\\x02")
     b'infer 2 b6cc4292\\n'
 """

@@ -30,7 +30,7 @@ def samples_csv(report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["run", "us", "cycles", "source"])
-    for i, (us, cycles) in enumerate(zip(report.samples_us, report.samples_cycles)):
+    for i, (us, cycles) in enumerate(zip(report.samples_us, report.samples_cycles, strict=True)):
         writer.writerow([i, us, cycles, report.source])
     return buffer.getvalue()
 

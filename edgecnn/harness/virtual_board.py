@@ -50,7 +50,7 @@ class Faults:
     seed: int = 0
 
     @classmethod
-    def parse(cls, spec: str | None) -> "Faults":
+    def parse(cls, spec: str | None) -> Faults:
         """``"garbage=0.2,drop=7"`` → ``Faults(garbage=0.2, drop=7)``; raise on unknown keys."""
         faults = cls()
         if not spec:
@@ -130,7 +130,7 @@ class VirtualBoard:
         while self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=0.5)
 
-    def __enter__(self) -> "VirtualBoard":
+    def __enter__(self) -> VirtualBoard:
         self.start()
         return self
 
@@ -192,7 +192,8 @@ class VirtualBoard:
         self._line(f"edgecnn arena allocated={arena['allocated_bytes']} used={used}")
         for label, t in (("input", self._input), ("output", self._output)):
             self._line(f"edgecnn {label} shape={_shape_text(t.shape)} "
-                       f"type={_DTYPE_CODES.get(t.dtype, 0)} scale={t.scales[0] if t.scales else 0:.9g} "
+                       f"type={_DTYPE_CODES.get(t.dtype, 0)} "
+                       f"scale={t.scales[0] if t.scales else 0:.9g} "
                        f"zero_point={t.zero_points[0] if t.zero_points else 0}")
 
     def _boot(self) -> None:

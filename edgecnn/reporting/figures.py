@@ -65,7 +65,7 @@ def prediction_grid(images: np.ndarray, true: list[int], pred: list[int],
                              squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for k, (image, t, p) in enumerate(zip(images, true, pred)):
+    for k, (image, t, p) in enumerate(zip(images, true, pred, strict=True)):
         ax = axes.ravel()[k]
         ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
         right = t == p
@@ -98,7 +98,7 @@ def line_through_layers(names: list[str], series: dict[str, list[float]], ylabel
                         title: str):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-    for (label, values), color in zip(series.items(), (BLUE, RED, GREEN, ORANGE)):
+    for (label, values), color in zip(series.items(), (BLUE, RED, GREEN, ORANGE), strict=False):
         ax.plot(range(len(values)), values, marker="o", color=color, label=label)
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel(ylabel)
@@ -115,9 +115,9 @@ def budget_bars(labels: list[str], used: list[int], available: list[int], title:
     fig, ax = plt.subplots(figsize=(7, 0.7 * len(labels) + 1.2), dpi=100)
     y = np.arange(len(labels))
     ax.barh(y, available, color="#dddddd", label="available")
-    ax.barh(y, used, color=[RED if u > a else GREEN for u, a in zip(used, available)],
+    ax.barh(y, used, color=[RED if u > a else GREEN for u, a in zip(used, available, strict=True)],
             height=0.5, label="used")
-    for i, (u, a) in enumerate(zip(used, available)):
+    for i, (u, a) in enumerate(zip(used, available, strict=True)):
         ax.text(u, i, f" {u:,} B ({100 * u / a:.0f} %)" if a else f" {u:,} B", va="center",
                 fontsize=8)
     ax.set_yticks(y, labels, fontsize=8)
@@ -133,7 +133,7 @@ def histogram(values: list[float], marks: dict[str, float], xlabel: str, title: 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
     ax.hist(values, bins=min(50, max(5, len(values) // 4)), color=BLUE)
-    for (label, value), style in zip(marks.items(), ("-", "--", ":")):
+    for (label, value), style in zip(marks.items(), ("-", "--", ":"), strict=False):
         ax.axvline(value, color=RED, linestyle=style, label=f"{label} {value:,.0f}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("runs")

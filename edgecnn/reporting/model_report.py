@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgecnnError, ModelFileError
+from ..errors import EdgecnnError
 from ..fsutil import require_file
 from . import figures as F
 from .page import Page, Section, Table
@@ -60,7 +60,7 @@ def feature_maps(model, image: np.ndarray, layer_names: list[str]) -> dict[str, 
     if len(layer_names) == 1:
         outputs = [outputs]
     maps = {}
-    for name, value in zip(layer_names, outputs):
+    for name, value in zip(layer_names, outputs, strict=True):
         value = np.asarray(value)[0]
         if value.ndim != 3:
             raise EdgecnnError(f"layer {name} gives a {value.ndim}-D output, not a feature "
@@ -306,7 +306,8 @@ def _bench_section(page, path: Path, numbers) -> Section:
     lat = bench.get("latency", {}).get("us", {})
     numbers["bench"] = {"source": source, "latency_us": lat, "arena": bench.get("arena")}
     s = Section(f"On the board ({label})", [f"From {path.name} (`edgecnn bench`), source "
-                                            f"{source}, board {bench.get('device', {}).get('board', '?')}."])
+                                            f"{source}, board "
+                                            f"{bench.get('device', {}).get('board', '?')}."])
     if lat:
         s.paragraphs.append(f"Invoke() latency p50 {lat['p50']:,.0f} µs, p90 {lat['p90']:,.0f} "
                             f"µs, p99 {lat['p99']:,.0f} µs over {lat['count']} runs; arena "
