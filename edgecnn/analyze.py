@@ -55,7 +55,7 @@ class LayerRow:
     params: int
     macs: int
     activation_bytes: int
-    receptive_field: tuple[int, int] | None
+    receptive_field: tuple[int, ...] | None   # (height, width)
     kernel: tuple[int, int] | None = None
     stride: tuple[int, int] | None = None
     input_shape: tuple[int, ...] = ()
@@ -195,11 +195,12 @@ def _macs(m: TfliteModel, op: Operator) -> int:
 
 def _layer_rows(m: TfliteModel) -> list[LayerRow]:
     # receptive field and jump (input pixels between neighbouring outputs) per tensor, (h, w)
-    rf: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {}
+    rf: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
     for i in m.inputs:
         rf[i] = ((1, 1), (1, 1))
     full = m.input_tensor().shape[1:3] if len(m.input_tensor().shape) == 4 else None
     rows = []
+    r: tuple[tuple[int, ...], tuple[int, ...]] | None
     for op in m.operators:
         kernel, stride = _kernel_and_stride(m, op)
         sources = [rf[i] for i in op.inputs if i in rf]

@@ -138,7 +138,9 @@ class BoardScan:
 def scan_boards() -> BoardScan:
     """Every board file, validated; a broken or clashing file is reported, never hides others.
     edgecnn's own boards come first, so a user's file cannot take over their names."""
-    boards, problems, owner = [], [], {}
+    boards: list[Board] = []
+    problems: list[tuple[Path, str]] = []
+    owner: dict[str, Path] = {}
     for folder in board_dirs():
         if folder != boards_dir() and not folder.is_dir():
             problems.append((folder, f"boards folder {folder} does not exist"))

@@ -188,7 +188,7 @@ def _test_vectors(m: TfliteModel, meta: ModelMeta | None):
               and all(info.min <= v <= info.max for v in s["input"])][:count]
     samples = [np.asarray(s["input"], dtype=np.int64) for s in usable]
     labels = [int(s["label"]) for s in usable]
-    if samples:
+    if samples and meta is not None:
         source = f"{len(samples)} real samples from the {meta.dataset or 'image folder'} test split"
     else:
         # A model from elsewhere comes without data: deterministic pseudo-random inputs still

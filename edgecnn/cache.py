@@ -56,7 +56,7 @@ def data_fingerprint(ds: Dataset) -> str:
     for array in (ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.x_test, ds.y_test):
         a = np.ascontiguousarray(array)
         h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data.cast("B"))
     return h.hexdigest()
 
 

@@ -74,9 +74,10 @@ def captured(step: str) -> Iterator[Path]:
                     warnings.catch_warnings():
                 warnings.simplefilter("always")
                 # into the log even where a test runner or an application shows warnings itself
-                warnings.showwarning = lambda message, category, filename, lineno, file=None, \
-                    line=None: text.write(warnings.formatwarning(message, category, filename,
-                                                                  lineno, line))
+                def to_log(message, category, filename, lineno, file=None, line=None) -> None:
+                    text.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+                warnings.showwarning = to_log
                 yield path
         finally:
             with contextlib.suppress(Exception):

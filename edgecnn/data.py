@@ -243,7 +243,7 @@ def _load_folder(root: Path, image_size, grayscale, seed):
     # named in one line instead of failing inside TensorFlow's input pipeline.
     from PIL import Image
 
-    sizes = {}
+    sizes: dict[tuple[int, int], Path] = {}
     for files in nonempty.values():
         for f in files:
             try:

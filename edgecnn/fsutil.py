@@ -89,7 +89,7 @@ def recover_interrupted(out: Path) -> list[str]:
     """Undo what a killed run left beside ``out``: a folder moved aside by an unfinished swap
     goes back when ``out`` is missing; staging folders of processes that no longer run are
     removed. Each action is logged (the CLI prints it) and returned."""
-    notes = []
+    notes: list[str] = []
     if not out.parent.is_dir():
         return notes
     for old in sorted(out.parent.glob(f".{glob_escape(out.name)}.old.*")):

@@ -65,7 +65,8 @@ def dataset_for(meta: ModelMeta | None) -> Dataset:
         raise DatasetError("no metadata (model.json) beside the model says which data it was "
                            "trained on; pass --dataset NAME or --data DIR")
     if meta.data_dir:
-        return load_dataset(data_dir=meta.data_dir, image_size=tuple(meta.image_size),
+        size = (meta.image_size[0], meta.image_size[1]) if meta.image_size else None
+        return load_dataset(data_dir=meta.data_dir, image_size=size,
                             grayscale=meta.grayscale)
     return load_dataset(meta.dataset or "fashion_mnist")
 

@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .data import Dataset
 from .errors import ArchitectureError, ShapeMismatchError
@@ -45,7 +46,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    model: object              # keras.Model
+    model: Any                 # keras.Model
     history: dict
     meta: ModelMeta
     seconds: float

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -223,7 +224,8 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
     except KeyboardInterrupt as exc:
         report.status = "partial"
         report.error = f"stopped by {exc.name}" if isinstance(exc, Terminated) else "interrupted"
-        exc.report_path = report.files["json"]
+        # Python's own exception class, given the attribute DeviceError declares, for the CLI
+        exc.report_path = report.files["json"]  # type: ignore[attr-defined]
         raise
     finally:
         link.close()
@@ -336,7 +338,8 @@ class _Run:
     def bench(self, runs: int, warmup: int) -> None:
         # Rows are keyed by (segment, run): a reset starts a new segment whose run numbers
         # begin at 0 again, and they never overwrite what an earlier segment measured.
-        us, cycles = {}, {}
+        us: dict[tuple[int, int], int] = {}
+        cycles: dict[tuple[int, int], int] = {}
         requested, segments, lost = runs, 0, 0
         while len(us) < runs:
             remaining = runs - len(us)
@@ -397,6 +400,7 @@ class _Run:
                             "segments": segments, "warmup": warmup}
 
     def profile(self) -> None:
+        assert self.ident is not None, "connect() identifies the board first"
         if not self.ident.has_profiler:
             self.report.profile = {"available": False,
                                    "reason": ("the virtual board's host interpreter has no "
@@ -404,7 +408,8 @@ class _Run:
                                               "this board's TFLM library has no profiler hook")}
             return
         self.link.send("profile")
-        ops, seen = [], set()
+        ops: list[dict[str, Any]] = []
+        seen: set[int] = set()
         operators = max(1, int(self.project.manifest["firmware"].get("operators", 1)))
         watch = _Watchdog(self.link, "profile", operators)
         while True:
@@ -451,7 +456,7 @@ class _Run:
         host = HostInterpreter(self.project.model_bytes)
         out_dtype = np.dtype(self.project.model["output"]["dtype"])
         out_bytes = int(np.prod(self.project.model["output"]["shape"])) * out_dtype.itemsize
-        results = []
+        results: list[dict[str, Any]] = []
         for i, x in enumerate(inputs):
             payload = np.ascontiguousarray(x).tobytes()
             device_out, us = self._infer(payload, out_bytes)

@@ -11,6 +11,7 @@ import errno
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import DeviceTimeoutError, PortError, ProtocolError
 from .protocol import PROTOCOL_VERSION, TARGETS, Message, parse_line
@@ -128,7 +129,7 @@ class SerialLink:
         self.resets = 0           # identification lines nobody asked for
         self.resynced_lines = 0   # protocol lines found behind noise on the same line
         self.protocol_errors = 0  # well-formed lines whose values cannot be data
-        self._serial = None
+        self._serial: Any = None     # a pyserial port (untyped library)
         self._buffer = bytearray()
         self._pending: list[Message] = []
 
@@ -235,7 +236,7 @@ class SerialLink:
 
     def identify(self, attempts: int = 3) -> Identification:
         """Ask ``id`` and collect the identification block (retrying through lost lines)."""
-        last_error = None
+        last_error: Exception | None = None
         for _ in range(attempts):
             self.send("id")
             try:
@@ -249,6 +250,7 @@ class SerialLink:
             raise DeviceTimeoutError(
                 f"no edgecnn firmware answered on {self.port} at {self.baud} baud; flash the "
                 "project (`edgecnn flash --project DIR`) or check the port") from None
+        assert last_error is not None   # the loop ran at least once
         raise last_error
 
     def _read_identification(self) -> Identification:

@@ -147,9 +147,10 @@ def parse_command(line: bytes | str) -> Command:
             return Command("error", error=ERRORS["bench_runs"])
         warmup = 1
         if len(words) > 2:
-            warmup = _read_uint(words, 2)
-            if warmup is None or warmup > MAX_RUNS:
+            given = _read_uint(words, 2)
+            if given is None or given > MAX_RUNS:
                 return Command("error", error=ERRORS["bench_warmup"])
+            warmup = given
             if len(words) > 3:
                 return Command("error", error=ERRORS["bench_extra"])
         return Command("bench", runs=runs, warmup=warmup)

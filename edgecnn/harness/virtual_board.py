@@ -28,6 +28,7 @@ import tty
 import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -92,8 +93,9 @@ class VirtualBoard:
         self._input = self._model.input_tensor()
         self._output = self._model.output_tensor()
         self._input_bytes = bytearray(self._input.nbytes)
-        self._master = self._slave = None
-        self._thread = None
+        self._master: Any = None     # pty file descriptors once started
+        self._slave: Any = None
+        self._thread: Any = None
         self._stop = threading.Event()
         self._results_sent = 0
         self._outputs_computed = 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArchitectureError
+from ..errors import ArchitectureError, EdgecnnError
 from . import figures as F
 from .page import Page, Section, Table
 
@@ -96,6 +96,8 @@ def compare(dataset="fashion_mnist", archs=("edge_cnn", "edge_cnn_gap", "dscnn",
             analysis = analyze(q.tflite)
             fit = check_fit(analysis, b, plan_arena(analysis, b))
             inp = analysis.inputs[0]
+            if inp.scale is None or inp.zero_point is None or q.meta.int8_accuracy is None:
+                raise EdgecnnError(f"{arch} did not convert to a quantized int8 model")
             sample = quantize_input(ds.x_test[:1], inp.scale, inp.zero_point)[0]
             params = int(result.model.count_params())
             rows.append({

@@ -107,7 +107,7 @@ def report(model: str | Path, *, tflite: str | Path | None = None, board: str | 
         quantized_here = quantize(keras_model, dataset, meta=copy.deepcopy(meta)).tflite
     n = len(dataset.x_test) if samples is None else min(samples, len(dataset.x_test))
     x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]
-    names = list(meta.class_names or dataset.class_names)
+    names = list((meta.class_names if meta else None) or dataset.class_names)
     history_path = model_path.with_suffix(".history.json")
     history = json.loads(history_path.read_text()) if history_path.is_file() else {}
 
