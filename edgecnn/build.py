@@ -61,7 +61,7 @@ class BuildResult:
 
 def build(board: str | Board, model: str | Path | None = None, out: str | Path | None = None,
           *, force: bool = False, arduino: bool = False, arena_bytes: int | None = None,
-          dataset: str = "fashion_mnist", arch: str = "edge_cnn", epochs: int = 14,
+          dataset: str = "fashion_mnist", arch: str = "edge_cnn", epochs: int = 12,
           train_samples: int | None = None, seed: int = 0, verbose: int = 0,
           retrain: bool = False, log: Callable[[str], None] = lambda s: None) -> BuildResult:
     """Build a PlatformIO project for ``board``.

@@ -159,7 +159,7 @@ def train_options(f):
     f = click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
                      help="Architecture parameter, e.g. --param alpha=0.5 "
                           "--param filters=[8,16].")(f)
-    f = click.option("--epochs", default=14, show_default=True, type=click.IntRange(1))(f)
+    f = click.option("--epochs", default=12, show_default=True, type=click.IntRange(1))(f)
     f = click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1))(f)
     f = click.option("--patience", default=4, show_default=True, type=click.IntRange(1),
                      help="Early stopping: epochs without a better validation accuracy.")(f)

@@ -64,7 +64,7 @@ def boards_cmd():
               help="Data to train on when no --model is given.")
 @click.option("--arch", default="edge_cnn", show_default=True,
               help="Architecture to train when no --model is given.")
-@click.option("--epochs", default=14, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=12, show_default=True, type=click.IntRange(1))
 @click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
 @click.option("--retrain", is_flag=True, help="Train again even if the trained-model cache "
                                              "holds this model (see EDGECNN_CACHE_DIR).")

@@ -29,7 +29,7 @@ AUGMENT_BELOW = 20_000
 
 @dataclass
 class TrainConfig:
-    epochs: int = 14
+    epochs: int = 12
     batch_size: int = 128
     learning_rate: float = 3e-3
     patience: int = 4
