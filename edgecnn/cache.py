@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -82,25 +82,20 @@ class TrainingKey:
 
     data: str
     arch: str
-    arch_params: tuple = ()
-    epochs: int = 0
-    batch_size: int = 0
-    learning_rate: float = 0.0
-    patience: int = 0
-    augment: bool | None = None
-    seed: int = 0
+    # every TrainConfig field but verbosity (architecture parameters among them), as reprs
+    training: tuple = ()
     representative_samples: int = 0
     versions: dict = field(default_factory=dict)
 
     @classmethod
     def for_run(cls, ds: Dataset, arch: str, config, representative_samples: int) -> TrainingKey:
-        """The key of training ``arch`` on ``ds`` with ``config`` (a TrainConfig)."""
+        """The key of training ``arch`` on ``ds`` with ``config`` (a TrainConfig): derived from
+        all of its fields, so a setting added to TrainConfig is part of the key by itself."""
+        settings = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "verbose"}
+        settings["arch_params"] = sorted((k, repr(v)) for k, v in config.arch_params.items())
         return cls(
             data=data_fingerprint(ds), arch=arch,
-            arch_params=tuple(sorted((k, repr(v)) for k, v in config.arch_params.items())),
-            epochs=config.epochs, batch_size=config.batch_size,
-            learning_rate=config.learning_rate, patience=config.patience,
-            augment=config.augment, seed=config.seed,
+            training=tuple(sorted((k, repr(v)) for k, v in settings.items())),
             representative_samples=representative_samples,
             versions={"edgecnn": __version__, "recipe": _recipe_fingerprint(),
                       "tensorflow": _pkg("tensorflow-cpu") or _pkg("tensorflow"),
@@ -108,7 +103,7 @@ class TrainingKey:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["arch_params"] = [list(p) for p in self.arch_params]
+        d["training"] = [list(p) for p in self.training]
         return d
 
     @property

@@ -59,6 +59,8 @@ def test_the_key_covers_data_settings_and_versions(digits):
         TrainingKey.for_run(digits, "dscnn", TrainConfig(epochs=2), 300),
         TrainingKey.for_run(digits, "edge_cnn",
                             TrainConfig(epochs=2, arch_params={"dense": 32}), 300),
+        TrainingKey.for_run(digits, "edge_cnn", TrainConfig(epochs=2, weight_decay=0.0), 300),
+        TrainingKey.for_run(digits, "edge_cnn", TrainConfig(epochs=2, augment=False), 300),
         TrainingKey.for_run(digits, "edge_cnn", TrainConfig(epochs=2), 100),
         TrainingKey.for_run(digits.subset(train=500), "edge_cnn", TrainConfig(epochs=2), 300),
     ]
