@@ -155,8 +155,9 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
 
 def _fit(model, learning_rate, train_ds, dataset: Dataset, config: TrainConfig,
          first_epoch: int, last_epoch: int) -> dict:
-    """Compile with Adam at ``learning_rate`` (a number or a schedule) and fit with early
-    stopping on validation accuracy, the best weights restored; return the history."""
+    """Compile with Adam (AdamW with weight decay) at ``learning_rate`` (a number or a
+    schedule) and fit with early stopping on validation accuracy, the best weights restored;
+    return the history."""
     import keras
 
     # No XLA: on a CPU it costs 6-10 s of compilation in the first epoch and gains nothing
@@ -169,16 +170,13 @@ def _fit(model, learning_rate, train_ds, dataset: Dataset, config: TrainConfig,
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=config.patience,
                                          restore_best_weights=True, mode="max")
     if isinstance(train_ds, tuple):      # arrays: Keras batches and shuffles them
-        x, y = train_ds
-        fit = model.fit(x, y, batch_size=config.batch_size, shuffle=True,
-                        validation_data=(dataset.x_val, dataset.y_val),
-                        initial_epoch=first_epoch, epochs=last_epoch, callbacks=[stop],
-                        verbose=config.verbose)
-    else:
-        fit = model.fit(train_ds, validation_data=(dataset.x_val, dataset.y_val),
-                        initial_epoch=first_epoch, epochs=last_epoch, callbacks=[stop],
-                        verbose=config.verbose,
-                        shuffle=False)  # the tf.data pipeline shuffles every epoch
+        data = {"x": train_ds[0], "y": train_ds[1], "batch_size": config.batch_size,
+                "shuffle": True}
+    else:                                # the tf.data pipeline batches and shuffles itself
+        data = {"x": train_ds, "shuffle": False}
+    fit = model.fit(**data, validation_data=(dataset.x_val, dataset.y_val),
+                    initial_epoch=first_epoch, epochs=last_epoch, callbacks=[stop],
+                    verbose=config.verbose)
     return {k: [float(v) for v in vals] for k, vals in fit.history.items()}
 
 
