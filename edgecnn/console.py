@@ -55,23 +55,38 @@ def _prune(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def captured(step: str) -> Iterator[Path]:
-    """Run a block with file descriptors 1 and 2, ``sys.stdout``/``sys.stderr`` and Python
-    warnings all going to :func:`log_path` under a heading naming ``step``."""
-    path = log_path()
+def redirected_fds(target) -> Iterator[None]:
+    """Point file descriptors 1 and 2 at ``target`` (a binary file) for a block: what native
+    code prints goes there. Python's and C's buffers are flushed on the way in and out, so
+    nothing written before lands in ``target`` and nothing written inside is left behind."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
     _flush_c_stdio()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(target.fileno(), 1)
+        os.dup2(target.fileno(), 2)
+        yield
+    finally:
+        _flush_c_stdio()   # C++ output still buffered belongs to the block
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def captured(step: str) -> Iterator[Path]:
+    """Run a block with file descriptors 1 and 2, ``sys.stdout``/``sys.stderr`` and Python
+    warnings all going to :func:`log_path` under a heading naming ``step``."""
+    path = log_path()
     with open(path, "ab", buffering=0) as log:
         log.write(f"\n== {_dt.datetime.now().isoformat(timespec='seconds')} {step}\n".encode())
-        saved = [os.dup(1), os.dup(2)]
         text = io.TextIOWrapper(log, encoding="utf-8", errors="replace", write_through=True)
         try:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text), \
-                    warnings.catch_warnings():
+            with redirected_fds(log), contextlib.redirect_stdout(text), \
+                    contextlib.redirect_stderr(text), warnings.catch_warnings():
                 warnings.simplefilter("always")
                 # into the log even where a test runner or an application shows warnings itself
                 def to_log(message, category, filename, lineno, file=None, line=None) -> None:
@@ -82,12 +97,7 @@ def captured(step: str) -> Iterator[Path]:
         finally:
             with contextlib.suppress(Exception):
                 text.flush()
-            _flush_c_stdio()   # C++ output still buffered belongs in the log, not the console
             text.detach()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
 
 
 def _flush_c_stdio() -> None:

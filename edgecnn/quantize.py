@@ -174,7 +174,8 @@ def _worker_interpreter(tflite: bytes) -> HostInterpreter:
     key = hash(tflite)
     if key not in _WORKER_CACHE:
         _WORKER_CACHE.clear()
-        _WORKER_CACHE[key] = HostInterpreter(tflite, probed=True)   # the parent probed it
+        # no second probe: a forked worker inherits the parent's record of the probed model
+        _WORKER_CACHE[key] = HostInterpreter(tflite)
     return _WORKER_CACHE[key]
 
 

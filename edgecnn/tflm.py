@@ -5,8 +5,6 @@ build computes on a device; the arena figures come from TFLM's RecordingMicroAll
 """
 from __future__ import annotations
 
-import ctypes
-import os
 import re
 import sys
 import tempfile
@@ -14,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ModelFileError, UnsupportedModelError
+from .errors import EdgecnnError, ModelFileError, UnsupportedModelError
 
 HOST_ARENA_BYTES = 16 * 1024 * 1024  # generous: the recorder reports what was actually used
 
@@ -113,13 +111,18 @@ def probe_in_child(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES) -> No
         said = [line.strip() for line in (proc.stderr.decode(errors="replace") + "\n" +
                 out.split("EDGECNN_PROBE_ERROR", 1)[0]).splitlines() if line.strip()]
         reason = f" ({'; '.join(said[-2:])[:300]})" if said else ""
-        if "op" in message.lower() and "find" in message.lower():
-            raise UnsupportedModelError(f"TFLite Micro cannot run this model: {message}{reason}")
-        raise ModelFileError(f"TFLite Micro could not load the model: {message}{reason}")
+        raise _load_error(message + reason)
     _PROBED.add(digest)
 
 
-def _interpreter(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES, *, probed=False):
+def _load_error(message: str) -> EdgecnnError:
+    """TFLM's refusal to load a model as edgecnn's error: a missing op, or anything else."""
+    if "op" in message.lower() and "find" in message.lower():
+        return UnsupportedModelError(f"TFLite Micro cannot run this model: {message}")
+    return ModelFileError(f"TFLite Micro could not load the model: {message}")
+
+
+def _interpreter(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES):
     from tflite_micro import runtime
 
     from .tflite_model import read_tflite
@@ -127,16 +130,13 @@ def _interpreter(model_bytes: bytes, arena_size: int = HOST_ARENA_BYTES, *, prob
     problems = prepare_failures(read_tflite(model_bytes))
     if problems:
         raise UnsupportedModelError("TFLite Micro cannot run this model: " + problems[0])
-    if not probed:
-        probe_in_child(model_bytes, arena_size)
+    probe_in_child(model_bytes, arena_size)
 
     try:
         return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=arena_size)
     except (RuntimeError, ValueError) as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        if "op" in message.lower() and "find" in message.lower():
-            raise UnsupportedModelError(f"TFLite Micro cannot run this model: {message}") from None
-        raise ModelFileError(f"TFLite Micro could not load the model: {message}") from None
+        raise _load_error(message) from None
 
 
 class HostInterpreter:
@@ -148,9 +148,8 @@ class HostInterpreter:
         (1, 10)
     """
 
-    def __init__(self, model_bytes: bytes, *, probed: bool = False):
-        """``probed``: the model already opened safely in this run (see probe_in_child)."""
-        self._it = _interpreter(model_bytes, probed=probed)
+    def __init__(self, model_bytes: bytes):
+        self._it = _interpreter(model_bytes)
         details = self._it.get_input_details(0)
         self.input_shape = tuple(int(d) for d in details["shape"])
         self.input_dtype = np.dtype(details["dtype"])
@@ -185,20 +184,10 @@ def measure_arena(model_bytes: bytes) -> ArenaMeasurement:
 
 def _capture_native_output(fn) -> str:
     """Run ``fn`` and return what native code printed to file descriptors 1 and 2."""
-    libc = ctypes.CDLL(None)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    libc.fflush(None)
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    from .console import redirected_fds
+
     with tempfile.TemporaryFile(mode="w+b") as tmp:
-        for fd in saved:
-            os.dup2(tmp.fileno(), fd)
-        try:
+        with redirected_fds(tmp):
             fn()
-            libc.fflush(None)
-        finally:
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
         tmp.seek(0)
         return tmp.read().decode(errors="replace")
