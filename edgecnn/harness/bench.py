@@ -34,6 +34,7 @@ from ..fsutil import check_writable_outputs
 from .link import Identification, SerialLink
 from .project import Project, load_project
 from .protocol import Message, decode_output, infer_command
+from .report import report_paths, write_reports
 from .targets import open_target
 
 MAX_RESETS = 3          # reboots survived in one run before giving up
@@ -191,13 +192,14 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         raise EdgecnnError("--warmup must not be negative")
     project = project if isinstance(project, Project) else load_project(project)
     out_json = _report_path(project, out)
-    check_writable_outputs(report_files(out_json), force)
+    paths = report_paths(out_json)
+    check_writable_outputs(paths.values(), force)
     out_json.parent.mkdir(parents=True, exist_ok=True)
     target = open_target(project, port, faults)
     port = target.start()
     report = BenchReport(port=port, started=_now(), project=_project_summary(project))
     for name in ("jsonl", "json", "csv", "md"):
-        report.files[name] = str(out_json.with_suffix("." + name))
+        report.files[name] = str(paths[name])
     Path(report.files["jsonl"]).unlink(missing_ok=True)
     rows = _Rows(Path(report.files["jsonl"]))
     link = SerialLink(port, project.board["baud"], reset_on_open=project.board["reset_on_open"],
@@ -236,8 +238,6 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         report.verdict = verdict(report)
         rows.write("end", status=report.status, error=report.error, verdict=report.verdict)
         rows.close()
-        from .report import write_reports
-
         write_reports(report, out_json)
     return report
 
@@ -594,12 +594,6 @@ def _report_path(project: Project, out) -> Path:
         n += 1
         folder = project.path / "reports" / f"{stamp}-{n}"
     return folder / "report.json"
-
-
-def report_files(out_json: Path) -> list[Path]:
-    """Every file a bench writes for ``out_json`` (see :func:`.report.write_reports`)."""
-    return [out_json.with_suffix(s) for s in (".json", ".jsonl", ".csv", ".md")] + [
-        out_json.with_name(f"{out_json.stem}_{k}.png") for k in ("latency", "profile")]
 
 
 def _now() -> str:

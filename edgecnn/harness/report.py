@@ -9,13 +9,23 @@ from pathlib import Path
 from ..fsutil import atomic_write_bytes, atomic_write_text
 
 
+def report_paths(out_json: Path) -> dict[str, Path]:
+    """Every file a bench writes for ``out_json``, by kind: the one place they are named."""
+    out_json = Path(out_json)
+    paths = {kind: out_json.with_suffix("." + kind) for kind in ("json", "jsonl", "csv", "md")}
+    for plot in ("latency", "profile"):
+        paths[f"{plot}_png"] = out_json.with_name(f"{out_json.stem}_{plot}.png")
+    return paths
+
+
 def write_reports(report, out_json: Path) -> dict:
     """Write report.json/.csv/.md and the plots beside ``out_json``; return {kind: path}."""
     out_json = Path(out_json)
+    paths = report_paths(out_json)
     files = report.files
-    files["csv"] = str(out_json.with_suffix(".csv"))
-    files["md"] = str(out_json.with_suffix(".md"))
-    plots = _plots(report, out_json)
+    files["csv"] = str(paths["csv"])
+    files["md"] = str(paths["md"])
+    plots = _plots(report, paths)
     files.update(plots)
     atomic_write_text(files["csv"], samples_csv(report))
     atomic_write_text(files["md"], markdown(report))
@@ -123,7 +133,7 @@ def markdown(report) -> str:
     return "\n".join(lines)
 
 
-def _plots(report, out_json: Path) -> dict:
+def _plots(report, paths: dict[str, Path]) -> dict:
     """PNG plots (the report module's matplotlib figures); returns the files written."""
     if not report.samples_us and not report.profile.get("available"):
         return {}
@@ -136,13 +146,13 @@ def _plots(report, out_json: Path) -> dict:
         fig = F.histogram(report.samples_us, {k: stats[k] for k in ("p50", "p90", "p99")},
                           "Invoke() latency (µs)", f"{report.project.get('model', '')}: "
                           f"{len(report.samples_us)} runs{tag}")
-        written["latency_png"] = str(out_json.with_name(out_json.stem + "_latency.png"))
+        written["latency_png"] = str(paths["latency_png"])
         atomic_write_bytes(written["latency_png"], F.png_bytes(fig))
     if report.profile.get("available"):
         ops = report.profile["ops"]
         fig = F.layer_bars([f"{r['op']} {r['tag']}" for r in ops], [r["us"] for r in ops],
                            "µs per operator", f"per-op profile{tag}")
-        written["profile_png"] = str(out_json.with_name(out_json.stem + "_profile.png"))
+        written["profile_png"] = str(paths["profile_png"])
         atomic_write_bytes(written["profile_png"], F.png_bytes(fig))
     return written
 
