@@ -23,13 +23,10 @@ class EdgecnnGroup(click.Group):
         except EdgecnnError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            saved = getattr(exc, "report_path", None)
-            suffix = f" (partial report: {saved})" if saved else ""
-            click.echo(f"edgecnn: error: {exc}{suffix}", err=True)
+            click.echo(f"edgecnn: error: {exc}{_partial_report(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
-            saved = getattr(exc, "report_path", None)
-            suffix = f" (partial report: {saved})" if saved else ""
+            suffix = _partial_report(exc)
             if isinstance(exc, Terminated):
                 click.echo(f"edgecnn: stopped by {exc.name}{suffix}", err=True)
                 sys.exit(128 + exc.signum)
@@ -53,6 +50,12 @@ class EdgecnnGroup(click.Group):
             click.echo(f"edgecnn: internal error: {type(exc).__name__}: {exc} "
                        "(rerun with --debug for the traceback)", err=True)
             sys.exit(1)
+
+
+def _partial_report(exc: BaseException) -> str:
+    """`` (partial report: PATH)`` when the failed command saved what it had measured."""
+    saved = getattr(exc, "report_path", None)
+    return f" (partial report: {saved})" if saved else ""
 
 
 @click.group(cls=EdgecnnGroup)
@@ -237,7 +240,8 @@ def train_cmd(dataset, data_dir, image_size, grayscale, train_samples, arch, par
 @click.option("--representative-samples", default=300, show_default=True, type=click.IntRange(1))
 @click.option("--eval-samples", type=click.IntRange(1), help="Evaluate on the first N test "
                                                              "samples only.")
-@click.option("--force", is_flag=True, help="Replace an existing OUT and its .json.")
+@click.option("--force", is_flag=True, help="Replace an existing OUT (its .json, the model's "
+                                            "metadata, is always completed).")
 def quantize_cmd(model, out, dataset, data_dir, image_size, grayscale, representative_samples,
                  eval_samples, force):
     """Convert MODEL (.keras) to a full-integer int8 .tflite and measure its accuracy."""

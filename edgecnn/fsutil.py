@@ -1,6 +1,7 @@
 """Write-then-move helpers: a failed run never leaves a half-written file or folder."""
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -92,7 +93,7 @@ def recover_interrupted(out: Path) -> list[str]:
     notes: list[str] = []
     if not out.parent.is_dir():
         return notes
-    for old in sorted(out.parent.glob(f".{glob_escape(out.name)}.old.*")):
+    for old in sorted(out.parent.glob(f".{glob.escape(out.name)}.old.*")):
         previous = old / "previous"
         if previous.is_dir() and not out.exists() and not out.is_symlink():
             os.replace(previous, out)
@@ -100,7 +101,7 @@ def recover_interrupted(out: Path) -> list[str]:
         elif previous.exists():
             notes.append(f"removed {old}: the replaced copy of {out} from an interrupted run")
         shutil.rmtree(old, ignore_errors=True)
-    for staged in sorted(out.parent.glob(f".{glob_escape(out.name)}.*.tmp")):
+    for staged in sorted(out.parent.glob(f".{glob.escape(out.name)}.*.tmp")):
         pid = staged.name[len(out.name) + 2:].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)) and staged.is_dir():
             shutil.rmtree(staged, ignore_errors=True)
@@ -108,12 +109,6 @@ def recover_interrupted(out: Path) -> list[str]:
     for note in notes:
         log.warning(note)
     return notes
-
-
-def glob_escape(name: str) -> str:
-    import glob
-
-    return glob.escape(name)
 
 
 def staging_dir(out: Path) -> Path:

@@ -1,6 +1,7 @@
 """Nothing the user made is lost: --force on a project, outputs that exist, interrupted runs."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,18 @@ def test_a_build_reports_what_it_recovered(tmp_path, tiny_model):
     assert_one_line_error(proc, "already holds an edgecnn project")
     assert "edgecnn: warning: restored" in proc.stderr
     assert (out / "edgecnn.json").is_file()
+
+
+@pytest.mark.parametrize("blocker", ["src/main.cpp", "include"])
+def test_something_in_the_way_stops_the_update_before_any_change(project, tiny_model, blocker):
+    path = project / blocker
+    before = (project / "edgecnn.json").read_text()   # its creation time changes on a build
+    if path.is_dir():
+        shutil.rmtree(path)
+        path.write_text("a file where edgecnn writes a folder")
+    else:
+        path.unlink()
+        path.mkdir()
+    with pytest.raises(OutputExistsError, match=f"{blocker} is in the way"):
+        build("nano33", model=tiny_model["tflite"], out=project, force=True)
+    assert (project / "edgecnn.json").read_text() == before

@@ -142,11 +142,12 @@ def install_project(staged: Path, out: Path, force: bool) -> Installed:
         result.backup = backup
 
     for rel in new:   # check every path before changing anything
-        blocking = next((p for p in [out / rel, *(out / rel).parents]
-                         if p != out and out in p.parents and p.exists()
-                         and (p.is_dir() if p == out / rel else not p.is_dir())), None)
-        if blocking is not None:
-            raise OutputExistsError(f"{blocking} is in the way of the generated {rel}; "
+        target = out / rel
+        folders = [p for p in target.parents if out in p.parents]   # between out and target
+        in_the_way = ([target] if target.is_dir() else []) + [
+            p for p in folders if p.exists() and not p.is_dir()]
+        if in_the_way:
+            raise OutputExistsError(f"{in_the_way[0]} is in the way of the generated {rel}; "
                                     "move it away and build again")
     for rel, digest in new.items():
         current = out / rel
