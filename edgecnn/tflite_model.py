@@ -164,12 +164,11 @@ def _parse(data: bytes) -> TfliteModel:
         dtype, itemsize = TENSOR_TYPES.get(t.type, (f"type{t.type}", 1))
         q = t.quantization
         scales = tuple(float(s) for s in (q.scale if q is not None and q.scale is not None else ()))
-        zps = tuple(int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None
-                                     else ()))
+        zps = _ints(q.zeroPoint) if q is not None else ()
         buf = buffers[t.buffer] if t.buffer < len(buffers) else None
         has_data = buf is not None and ((buf.data is not None and len(buf.data) > 0)
                                         or (buf.size or 0) > 0)
-        shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
+        shape = _ints(t.shape)
         tensors.append(Tensor(i, (t.name or b"").decode(errors="replace"), shape, dtype,
                               itemsize, scales, zps, bool(has_data)))
     operators = []
@@ -184,14 +183,14 @@ def _parse(data: bytes) -> TfliteModel:
                                   _ints(op.inputs), _ints(op.outputs),
                                   opts))
     description = (model.description or b"").decode(errors="replace")
-    inputs = tuple(int(x) for x in (sg.inputs if sg.inputs is not None else ()))
-    outputs = tuple(int(x) for x in (sg.outputs if sg.outputs is not None else ()))
+    inputs, outputs = _ints(sg.inputs), _ints(sg.outputs)
     _check_structure(tensors, operators, inputs, outputs)
     return TfliteModel(data, int(model.version), description, op_codes, tensors, operators,
                        inputs, outputs, len(model.subgraphs))
 
 
 def _ints(values) -> tuple[int, ...]:
+    """A flatbuffer vector (a NumPy array or None when absent) as a tuple of ints."""
     return tuple(int(x) for x in (values if values is not None else ()))
 
 
