@@ -19,7 +19,8 @@ import argparse
 from pathlib import Path
 
 from edgecnn.analyze import analyze
-from edgecnn.boards import load_board, plan_arena
+from edgecnn.boards import load_board
+from edgecnn.runtimes.tflm import plan_arena
 
 # arena_used_bytes() of the pinned Nano library on an emulated Cortex-M4, per model file stem
 DEVICE_USED = {"kws_ref_model": 24_164, "pretrainedResnet_quant": 55_188, "ad01_int8": 2_596}

@@ -22,9 +22,10 @@ from pathlib import Path
 
 def _try(data: bytes) -> str:
     from edgecnn.analyze import analyze
-    from edgecnn.boards import check_fit, load_board
+    from edgecnn.boards import load_board
     from edgecnn.compatibility import check_model
     from edgecnn.errors import EdgecnnError
+    from edgecnn.fit import check_fit
     from edgecnn.tflite_model import read_tflite
 
     try:

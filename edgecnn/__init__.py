@@ -18,7 +18,7 @@ _EXPORTS = {
     "quantize": "quantize",
     "analyze": "analyze", "Analysis": "analyze",
     "read_tflite": "tflite_model",
-    "load_board": "boards", "list_boards": "boards", "check_fit": "boards",
+    "load_board": "boards", "list_boards": "boards", "check_fit": "fit",
     "build": "build", "BuildResult": "build",
     "flash": "flash",
     "report": "reporting", "compare": "reporting",

@@ -1,5 +1,6 @@
-"""Boards are data: one TOML file per board in ``boards/``. This module loads and validates them,
-plans the device tensor arena, and checks whether a model fits.
+"""Boards are data: one TOML file per board in ``boards/``. This module loads and validates them
+(the arena a runtime needs is planned in :mod:`edgecnn.runtimes`, the fit checked in
+:mod:`edgecnn.fit`).
 
 Example:
     >>> from edgecnn.boards import load_board
@@ -8,14 +9,13 @@ Example:
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BoardError, FitError
+from .errors import BoardError
 from .resources import resource_dir
 
 BOARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
@@ -24,9 +24,13 @@ KNOWN_APIS = {"tflm-2023", "error-reporter-2022"}
 KNOWN_KERNELS = {"reference", "cmsis-nn", "esp-nn"}
 KNOWN_CYCLE_COUNTERS = {"dwt", "ccount", "none"}
 KNOWN_PROFILERS = {"interface", "none"}
-# On top of the derived device need, which is itself an upper bound (see plan_arena); the
-# harness reports the real figure from the board.
-ARENA_MARGIN = 0.02
+KNOWN_RUNTIMES = {"tflm"}
+KNOWN_TARGETS = {"device"}
+CYCLE_COUNTER_MACROS = {"dwt": "EDGECNN_CYCLES_DWT", "ccount": "EDGECNN_CYCLES_CCOUNT",
+                        "none": "EDGECNN_CYCLES_NONE"}
+# Native USB CDC does not reset the board when the port opens: the firmware waits this long at
+# boot for the host, so that the boot lines are seen.
+USB_SERIAL_WAIT_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -100,10 +104,24 @@ class Board:
     platformio: PlatformIO
     tflm: TflmLibrary
     path: str = ""
+    runtimes: tuple[str, ...] = ("tflm",)   # the runtimes edgecnn can build for this board
+    target: str = "device"                  # what the firmware says it runs on
 
     @property
     def env_name(self) -> str:
         return self.name
+
+    @property
+    def clock_mhz(self) -> int:
+        return self.clock_hz // 1_000_000
+
+    @property
+    def usb_serial_wait_ms(self) -> int:
+        return USB_SERIAL_WAIT_MS if self.reset_on_open == "usb-cdc" else 0
+
+    @property
+    def cycle_counter_macro(self) -> str:
+        return CYCLE_COUNTER_MACROS[self.cycle_counter]
 
 
 BOARDS_ENV = "EDGECNN_BOARDS_DIR"
@@ -274,8 +292,14 @@ def parse_board(path: Path) -> Board:
                          KernelBehaviours(beh.bool("per_channel_fully_connected", True),
                                           beh.bool("int8_mean_as_current", True)),
                          lib.choice("profiler", KNOWN_PROFILERS, "none")),
-        path=str(path))
+        path=str(path),
+        runtimes=top.strings("runtimes", ["tflm"]), target=top.choice("target", KNOWN_TARGETS,
+                                                                      "device"))
     problems = []
+    unknown = [r for r in board.runtimes if r not in KNOWN_RUNTIMES]
+    if unknown or not board.runtimes:
+        problems.append(f"runtimes {list(board.runtimes)} must name one or more of "
+                        f"{sorted(KNOWN_RUNTIMES)}")
     if not BOARD_NAME.match(board.name) or board.name != path.stem:
         problems.append(f"name {board.name!r} must match the file name and use letters, "
                         "digits, '_', '.', '-'")
@@ -319,148 +343,3 @@ def load_board(name: str) -> Board:
 def _names(scan: BoardScan) -> str:
     return ", ".join(f"{b.name} ({', '.join(b.aliases)})" if b.aliases else b.name
                      for b in scan.boards)
-
-
-# --- arena planning -------------------------------------------------------------------------
-
-def kernel_scratch_bytes(layer, kernels: str) -> int:
-    """Scratch buffer an optimized kernel requests for one int8 layer (0 for reference kernels).
-
-    CMSIS-NN as bundled with the Nano's library (7948b85; Cortex-M4 with DSP, no MVE), from its
-    ``*_get_buffer_size`` functions as TFLM's cmsis_nn kernels call them:
-    CONV_2D: a 1x1 kernel with stride 1 none (arm_convolve_1x1_s8_fast), otherwise
-    2 * in_ch * kh * kw int16 values (arm_convolve_s8 / 1_x_n); DEPTHWISE_CONV_2D with depth
-    multiplier 1: in_ch * kh * kw int16 values, 3x3 included (arm_depthwise_conv_s8_opt);
-    AVERAGE_POOL_2D: in_ch int32 values. FULLY_CONNECTED and the rest: none.
-    """
-    if kernels != "cmsis-nn" or not layer.input_shape or not layer.kernel:
-        return 0
-    in_ch = layer.input_shape[-1]
-    kh, kw = layer.kernel
-    if layer.op == "CONV_2D":
-        return 0 if (kh, kw) == (1, 1) and tuple(layer.stride or (1, 1)) == (1, 1) \
-            else 2 * in_ch * kh * kw * 2
-    if layer.op == "DEPTHWISE_CONV_2D":
-        return in_ch * kh * kw * 2 if layer.output_shape[-1] == in_ch else 0
-    if layer.op == "AVERAGE_POOL_2D":
-        return in_ch * 4
-    return 0
-
-
-@dataclass
-class ArenaPlan:
-    host_bytes: int            # TFLM recording allocator on this 64-bit host
-    host_32bit_bytes: int      # the same, with 32-bit struct sizes
-    scratch_bytes: int         # largest optimized-kernel scratch buffer
-    scratch_layer: str
-    device_need_bytes: int     # host_32bit + scratch
-    allocated_bytes: int       # device need + margin, 16-byte multiple
-    margin: float
-    kernels: str
-    method: str = ("device need = host recording-allocator figure with 32-bit struct sizes + "
-                   "the largest scratch buffer the board's optimized kernels request; allocated "
-                   "= need + margin, rounded up to 16 bytes")
-
-
-def plan_arena(analysis, board: Board, margin: float = ARENA_MARGIN) -> ArenaPlan:
-    if analysis.arena is None:
-        raise ValueError("analysis was made without the arena measurement")
-    scratch = [(kernel_scratch_bytes(r, board.tflm.kernels), r.name) for r in analysis.layers]
-    biggest, where = max(scratch, default=(0, ""))
-    need = analysis.arena.device_32bit + biggest
-    allocated = int(math.ceil(need * (1 + margin) / 16.0)) * 16
-    return ArenaPlan(analysis.arena.host.total, analysis.arena.device_32bit, biggest,
-                     where.split(";")[0] if biggest else "", need, allocated, margin,
-                     board.tflm.kernels)
-
-
-# --- fit check ------------------------------------------------------------------------------
-
-@dataclass
-class FitRow:
-    resource: str
-    used: int
-    available: int
-    parts: str
-
-    @property
-    def ok(self) -> bool:
-        return self.used <= self.available
-
-
-@dataclass
-class FitReport:
-    board: str
-    rows: list[FitRow]
-    arena: ArenaPlan
-    suggestions: list[str] = field(default_factory=list)
-
-    @property
-    def fits(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-    def to_dict(self) -> dict:
-        return {"board": self.board, "fits": self.fits, "arena": asdict(self.arena),
-                "rows": [{**asdict(r), "ok": r.ok} for r in self.rows],
-                "suggestions": self.suggestions}
-
-    def table(self) -> str:
-        lines = [f"{'budget on ' + self.board:<28} {'used':>10} {'available':>10} {'use':>6}",
-                 "-" * 58]
-        for r in self.rows:
-            pct = 100.0 * r.used / r.available if r.available else float("inf")
-            flag = "" if r.ok else f"  OVER by {r.used - r.available:,} B"
-            lines.append(f"{r.resource:<28} {r.used:>10,} {r.available:>10,} {pct:>5.1f}%{flag}")
-            lines.append(f"  {r.parts}")
-        a = self.arena
-        lines.append(f"arena: {a.allocated_bytes:,} B allocated = device need "
-                     f"{a.device_need_bytes:,}"
-                     f" B (host {a.host_bytes:,} B -> 32-bit {a.host_32bit_bytes:,} B + "
-                     f"{a.kernels} scratch {a.scratch_bytes:,} B) + {a.margin:.0%} margin")
-        return "\n".join(lines)
-
-    def failure_message(self) -> str:
-        over = "; ".join(f"{r.resource} needs {r.used:,} B of {r.available:,} B "
-                         f"(over by {r.used - r.available:,} B)" for r in self.rows if not r.ok)
-        return (f"the model does not fit {self.board}: {over}. Options: "
-                + "; ".join(self.suggestions) + ". Use --force to build anyway")
-
-
-def check_fit(analysis, board: Board, arena: ArenaPlan | None = None) -> FitReport:
-    """Flash and RAM budgets of ``analysis`` on ``board``, with concrete options if over."""
-    arena = arena or plan_arena(analysis, board)
-    rt = board.runtime
-    rows = [
-        FitRow("flash", analysis.flash_bytes + rt.flash_bytes, board.flash_bytes,
-               f"model {analysis.flash_bytes:,} + core and TFLM ~{rt.flash_bytes:,} (estimate)"),
-        FitRow("RAM", arena.allocated_bytes + rt.ram_bytes + rt.stack_heap_reserve_bytes,
-               board.sram_bytes,
-               f"arena {arena.allocated_bytes:,} + core globals ~{rt.ram_bytes:,} + stack/heap "
-               f"reserve {rt.stack_heap_reserve_bytes:,}"),
-    ]
-    if rt.static_ram_limit_bytes:
-        rows.append(FitRow("static arena (dram0_0_seg)", arena.allocated_bytes,
-                           rt.static_ram_limit_bytes,
-                           "a static array must fit the DRAM linker region, not all of SRAM"))
-    suggestions = []
-    dense = [r for r in analysis.layers if r.op == "FULLY_CONNECTED"]
-    if dense and max(r.params for r in dense) > 0.5 * analysis.total_params:
-        big = max(dense, key=lambda r: r.params)
-        suggestions.append(f"the largest dense layer holds {big.params:,} of "
-                           f"{analysis.total_params:,} parameters: use fewer dense units or "
-                           "global average pooling before it (--arch edge_cnn_gap)")
-    suggestions.append("depthwise-separable convolutions (--arch dscnn or mobilenet_v1 with a "
-                       "smaller alpha) cut parameters and MACs")
-    if any(not r.ok and r.resource != "flash" for r in rows):
-        suggestions.append("fewer filters in the early layers or an early stride shrinks the "
-                           "largest activations, which set the arena")
-    bigger = [b.name for b in list_boards() if b.name != board.name
-              and b.sram_bytes > board.sram_bytes]
-    if bigger:
-        suggestions.append(f"a board with more memory ({', '.join(bigger)})")
-    return FitReport(board.name, rows, arena, suggestions)
-
-
-def require_fit(report: FitReport, force: bool = False) -> None:
-    if not report.fits and not force:
-        raise FitError(report.failure_message())

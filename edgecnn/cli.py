@@ -282,7 +282,8 @@ def analyze_cmd(model, keras_model, as_json, board):
     a = analyze(model, keras_model)
     fit = None
     if board:
-        from .boards import check_fit, load_board
+        from .boards import load_board
+        from .fit import check_fit
 
         fit = check_fit(a, load_board(board))
     if as_json:

@@ -41,7 +41,8 @@ def boards_cmd():
                    f"{b.sram_bytes // 1024} KB SRAM, {b.flash_bytes // 1024} KB flash; "
                    f"aliases: {', '.join(b.aliases) or '-'}")
         click.echo(f"{'':<12} PlatformIO {b.platformio.platform} / {b.platformio.board}; "
-                   f"TFLM: {b.tflm.library} ({b.tflm.kernels} kernels, {len(b.tflm.ops)} ops); "
+                   f"runtimes: {', '.join(b.runtimes)}; TFLM: {b.tflm.library} "
+                   f"({b.tflm.kernels} kernels, {len(b.tflm.ops)} ops); "
                    f"file {b.path}")
     for error in scan.errors:
         click.echo(f"warning: {error}", err=True)
@@ -71,19 +72,28 @@ def boards_cmd():
 @click.option("--flash", "then_flash", is_flag=True,
               help="Then build and upload it with PlatformIO (like `edgecnn flash`).")
 @click.option("--port", help="With --flash: the upload port (default: PlatformIO finds it).")
+@click.option("--runtime", type=click.Choice(["tflm"]), default=None,
+              help="Inference runtime (default: the board's first; see `edgecnn boards`).")
+@click.option("--protocol", type=click.Choice(["edgecnn", "mlperf-tiny"]), default="edgecnn",
+              show_default=True, help="What the firmware speaks on its serial port: edgecnn's "
+              "line protocol, or the MLCommons MLPerf Tiny DUT API (its runner can drive it).")
+@click.option("--mlperf-model", help="With --protocol mlperf-tiny: the model name `profile%` "
+              "reports (kws01, vww01, ad01, ic01 select the runner's data set). Default: the "
+              "model's name.")
 def build_cmd(board, model, out, force, formats, arena_bytes, dataset, arch, epochs,
-              train_samples, retrain, then_flash, port):
-    """Generate a PlatformIO project running the model with TensorFlow Lite Micro."""
+              train_samples, retrain, then_flash, port, runtime, protocol, mlperf_model):
+    """Generate a PlatformIO project running the model on the board's runtime (TFLite Micro)."""
     from .build import build
     from .console import keras_verbosity
 
     result = build(board, model, out, force=force, arduino="arduino" in formats,
                    arena_bytes=arena_bytes, dataset=dataset, arch=arch, epochs=epochs,
                    train_samples=train_samples, verbose=keras_verbosity(), retrain=retrain,
+                   runtime=runtime, protocol=protocol, mlperf_model=mlperf_model,
                    log=lambda s: click.echo(s, err=True))
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
-    m = result.manifest["model"]
+    m = result.manifest.model
     click.echo(f"project   {result.project}")
     inst = result.installed
     if inst and inst.replaced:
@@ -93,10 +103,11 @@ def build_cmd(board, model, out, force, formats, arena_bytes, dataset, arch, epo
         click.echo(f"warning: you had edited {len(inst.backed_up)} generated file(s) "
                    f"({', '.join(inst.backed_up[:5])}{', ...' if len(inst.backed_up) > 5 else ''})"
                    f": your versions are saved in {inst.backup}", err=True)
-    click.echo(f"model     {m['bytes']:,} B int8, {m['params']:,} parameters, {m['macs']:,} MACs, "
-               f"ops: {', '.join(o['name'] for o in m['ops'])}")
-    if m.get("int8_accuracy") is not None:
-        click.echo(f"accuracy  float {m['float_accuracy']:.4f}, int8 {m['int8_accuracy']:.4f} "
+    click.echo(f"model     {m.bytes:,} B int8, {m.params or 0:,} parameters, {m.macs or 0:,} "
+               f"MACs, ops: {', '.join(o.name for o in m.ops)}")
+    if m.int8_accuracy is not None:
+        float_text = f"{m.float_accuracy:.4f}" if m.float_accuracy is not None else "n/a"
+        click.echo(f"accuracy  float {float_text}, int8 {m.int8_accuracy:.4f} "
                    "(TFLite Micro kernels, test split)")
     click.echo(result.fit.table())
     if then_flash:

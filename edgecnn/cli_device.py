@@ -73,9 +73,28 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
                    faults=faults, progress=progress, force=force)
     for b in bar.values():
         b.render_finish()
-    lat, runs_info = report.latency, report.runs
     tag = {"virtual": " (VIRTUAL board: host timings)",
            "emulator": " (EMULATOR: instruction counts, not device time)"}.get(report.source, "")
+    if report.mlperf:
+        mp = report.mlperf
+        click.echo(f"DUT       {mp['name']} ({mp['profile'].get('model')}) on {report.port}{tag}; "
+                   "MLPerf Tiny protocol")
+        click.echo(f"throughput median {mp['median_throughput']:,.2f} inf./s over "
+                   f"{len(mp['windows'])} windows of {mp['windows'][0]['runs']} inferences "
+                   f"({mp['per_inference_us']:,.0f} µs each, by the DUT's m-lap-us clock)")
+        click.echo(f"results   {'equal' if mp['results_match'] else 'DIFFER FROM'} the host "
+                   "reference, dequantized to 3 decimals")
+    else:
+        _print_bench(report, tag)
+    click.echo(f"report    {report.files['md']}")
+    if report.verdict.get("outputs_match") is False:
+        from .errors import OutputMismatchError
+
+        raise OutputMismatchError(f"{report.verdict['summary']} (report: {report.files['md']})")
+
+
+def _print_bench(report, tag: str) -> None:
+    lat, runs_info = report.latency, report.runs
     click.echo(f"board     {report.device.get('board')} on {report.port}{tag}")
     a = report.arena
     click.echo(f"arena     used {a['used_bytes']:,} of {a['allocated_bytes']:,} B allocated")
@@ -94,11 +113,6 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
         acc = (f", accuracy {v['device_accuracy']:.4f}" if v["device_accuracy"] is not None
                else "")
         click.echo(f"verify    {v['bitexact']}/{v['checked']} bit-exact{acc}")
-    click.echo(f"report    {report.files['md']}")
-    if report.verdict.get("outputs_match") is False:
-        from .errors import OutputMismatchError
-
-        raise OutputMismatchError(f"{report.verdict['summary']} (report: {report.files['md']})")
 
 
 @click.command("monitor")
@@ -115,12 +129,13 @@ def monitor_cmd(project, port):
     p = load_project(project)
     if port == "virtual":
         raise EdgecnnError("use `edgecnn virtual-board --project DIR` and open its port")
-    port = port or find_port(p.board["usb_ids"], p.board["title"])
-    s = open_port(port, p.board["baud"], p.board["reset_on_open"])
+    board = p.manifest.board
+    port = port or find_port(board.usb_ids, board.title)
+    s = open_port(port, board.baud, board.reset_on_open)
     term = miniterm.Miniterm(s, echo=False, eol="crlf")
     term.set_rx_encoding("utf-8")
     term.set_tx_encoding("utf-8")
-    click.echo(f"--- {p.board['title']} on {port} at {p.board['baud']} baud; commands: id, "
+    click.echo(f"--- {board.title} on {port} at {board.baud} baud; commands: id, "
                "selfcheck, bench RUNS, profile, help; Ctrl-] quits ---", err=True)
     term.start()
     try:

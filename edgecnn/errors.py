@@ -7,6 +7,10 @@ class EdgecnnError(Exception):
     exit_code = 2
 
 
+class OptionError(EdgecnnError):
+    """An option value edgecnn cannot use."""
+
+
 class DatasetError(EdgecnnError):
     """A data set is unknown, unreadable, empty or inconsistent."""
 

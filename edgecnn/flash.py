@@ -49,7 +49,7 @@ def flash_command(project: str | Path, port: str | None = None, pio: str | None 
                   ) -> list[str]:
     """The exact PlatformIO command ``flash`` runs."""
     p = load_project(project)
-    command = [pio or pio_executable(), "run", "-d", str(p.path), "-e", p.board["env"],
+    command = [pio or pio_executable(), "run", "-d", str(p.path), "-e", p.manifest.board.env,
                "-t", "upload"]
     if port:
         command += ["--upload-port", port]

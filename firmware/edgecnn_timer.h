@@ -1,11 +1,13 @@
-// Cycle counters, chosen by the board file's `cycle_counter` (the generated sketch defines one
-// of EDGECNN_CYCLES_DWT, EDGECNN_CYCLES_CCOUNT, EDGECNN_CYCLES_NONE).
+// Cycle counters, chosen by the board file's `cycle_counter` (the generated edgecnn_config.h
+// defines one of EDGECNN_CYCLES_DWT, EDGECNN_CYCLES_CCOUNT, EDGECNN_CYCLES_NONE). A counter is
+// used only when compiling for its architecture: the same sources built for the host (tests,
+// the host-run firmware) have no cycle counter.
 #ifndef EDGECNN_TIMER_H_
 #define EDGECNN_TIMER_H_
 
 #include <stdint.h>
 
-#if defined(EDGECNN_CYCLES_DWT)
+#if defined(EDGECNN_CYCLES_DWT) && defined(__arm__)
 // Cortex-M3/M4/M7 Data Watchpoint and Trace unit, addressed directly so that no CMSIS device
 // header is needed: DEMCR.TRCENA (bit 24) powers DWT, DWT_CTRL.CYCCNTENA (bit 0) starts it.
 #define EDGECNN_DEMCR (*(volatile uint32_t*)0xE000EDFCu)
@@ -18,7 +20,7 @@ static inline void edgecnn_cycles_init(void) {
 }
 static inline uint32_t edgecnn_cycles(void) { return EDGECNN_DWT_CYCCNT; }
 #define EDGECNN_HAS_CYCLES 1
-#elif defined(EDGECNN_CYCLES_CCOUNT)
+#elif defined(EDGECNN_CYCLES_CCOUNT) && defined(__XTENSA__)
 // Xtensa CCOUNT special register: increments every CPU clock.
 static inline void edgecnn_cycles_init(void) {}
 static inline uint32_t edgecnn_cycles(void) {

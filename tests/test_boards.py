@@ -2,9 +2,11 @@ import pytest
 from conftest import shared_model
 
 from edgecnn.analyze import analyze
-from edgecnn.boards import check_fit, list_boards, load_board, parse_board, plan_arena
+from edgecnn.boards import list_boards, load_board, parse_board
 from edgecnn.errors import BoardError
+from edgecnn.fit import check_fit
 from edgecnn.resources import resource_dir
+from edgecnn.runtimes.tflm import plan_arena
 
 
 def test_every_board_file_validates():

@@ -79,28 +79,40 @@ def test_project_matches_the_model(projects, name, board):
     assert manifest["model"]["bytes"] == len(data)
     ops = MLPERF_MODELS[name][2]
     assert [o["name"] for o in manifest["model"]["ops"]] == ops
-    main = (project / "src" / "main.cpp").read_text()
-    registered = re.findall(r"resolver\.(Add\w+)\(\)", main)
-    assert registered == [recorded_ops(board)[o] for o in ops]
-    assert f"MicroMutableOpResolver<{len(ops)}>" in main
-    assert f"kArenaSize = {manifest['arena']['allocated_bytes']};" in main
+    config = (project / "include" / "edgecnn_config.h").read_text()
+    tflm = (project / "include" / "edgecnn_tflm_config.h").read_text()
+    registered = re.findall(r"X\((Add\w+), \"(\w+)\"\)", tflm)
+    assert registered == [(recorded_ops(board)[o], o) for o in ops]
+    assert f"#define EDGECNN_TFLM_OP_COUNT {len(ops)}\n" in tflm
+    assert f"#define EDGECNN_ARENA_BYTES {manifest['arena']['allocated_bytes']}\n" in config
     assert manifest["arena"]["allocated_bytes"] <= 1.10 * manifest["arena"]["device_need_bytes"]
     assert manifest["test_vectors"]["count"] >= 1
-    assert f"kOperatorCount = {len(read_tflite(data).operators)};" in main
+    assert f"#define EDGECNN_OPERATOR_COUNT {len(read_tflite(data).operators)}\n" in config
     assert (project / "model" / "model.tflite").read_bytes() == data
     vectors = json.loads((project / "model" / "test_vectors.json").read_text())["vectors"]
     assert len(vectors) == manifest["test_vectors"]["count"]
     if board == "esp32":
-        assert "&error_reporter" in main and "TensorFlowLite_ESP32.h" in main
-        assert "public tflite::MicroProfilerInterface" not in main
-        assert not manifest["firmware"]["profiler"]
+        assert "#define EDGECNN_TFLM_API_2022\n" in tflm
+        assert "#include <TensorFlowLite_ESP32.h>" in tflm
+        assert "#define EDGECNN_TFLM_OP_EVENTS 0\n" in tflm
+        assert not manifest["firmware"]["op_events"]
     else:
-        assert "error_reporter" not in main and "TensorFlowLite.h" in main
-        # The 2023 API: MicroInterpreter(model, resolver, arena, size, resource_variables,
-        # MicroProfilerInterface*), with one profiler slot per operator.
-        assert "public tflite::MicroProfilerInterface" in main
-        assert "/*resource_variables=*/nullptr,\n" in main and "&op_profiler);" in main
-        assert manifest["firmware"]["profiler"]
+        assert "EDGECNN_TFLM_API_2022" not in tflm and "#include <TensorFlowLite.h>" in tflm
+        # The 2023 API: MicroInterpreter(..., resource_variables, MicroProfilerInterface*)
+        assert "#define EDGECNN_TFLM_OP_EVENTS 1\n" in tflm
+        assert manifest["firmware"]["op_events"]
+
+
+def test_templates_hold_no_function_bodies():
+    """The program lives in firmware/; templates render data (the Arduino entry calls two
+    functions and defines nothing else)."""
+    templates = REPO / "templates"
+    main = (templates / "main.cpp.j2").read_text()
+    code = [line for line in main.splitlines() if line and not line.startswith("//")]
+    assert len(code) <= 6, code
+    for t in templates.glob("*.j2"):
+        text = t.read_text()
+        assert "return " not in text and "while (" not in text and "if (" not in text, t.name
 
 
 @pytest.mark.parametrize("board, env, platform", [("nano33", "nano33ble", "nordicnrf52@"),
@@ -173,30 +185,32 @@ def test_firmware_protocol_compiles_for_cortex_m4(tmp_path):
 
 
 def type_check(project, board, tmp_path):
-    """Compile main.cpp with -fsyntax-only against the declared API of ``board``'s library
-    (host g++ and arm-none-eabi-g++); return the failing compiler output, or ''."""
+    """Compile every source of the project with -fsyntax-only against the declared API of
+    ``board``'s library (host g++ and arm-none-eabi-g++); return the failing compiler output,
+    or ''."""
     (tmp_path / ("TensorFlowLite_ESP32.h" if board == "esp32" else "TensorFlowLite.h")
      ).write_text("#pragma once\n")
-    api = [] if board == "nano33" else ["-DEDGECNN_TFLM_API_2022"]
-    for tool, cycles in (("g++", "-DEDGECNN_CYCLES_NONE"),
-                         ("arm-none-eabi-g++", "-DEDGECNN_CYCLES_DWT")):
+    sources = sorted((project / "src").glob("*.c*"))
+    for tool in ("g++", "arm-none-eabi-g++"):
         require_tool(tool)
         flags = ARM_FLAGS if tool.startswith("arm") else []
-        proc = subprocess.run(
-            [tool, *flags, "-std=gnu++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
-             "-Wno-unused-parameter", cycles, *api, "-I", str(RESOLVER_API[board]),
-             "-I", str(TFLM_API), "-I", str(tmp_path), "-I", str(project / "include"),
-             str(project / "src" / "main.cpp")], capture_output=True, text=True)
-        if proc.returncode != 0:
-            return proc.stderr
+        for source in sources:
+            proc = subprocess.run(
+                [tool, *flags, "-std=gnu++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+                 "-I", str(RESOLVER_API[board]), "-I", str(TFLM_API), "-I", str(tmp_path),
+                 "-I", str(project / "include"), "-x", "c++", str(source)],
+                capture_output=True, text=True)
+            if proc.returncode != 0:
+                return proc.stderr
     return ""
 
 
 @pytest.mark.parametrize("board", ["nano33", "esp32"])
 @pytest.mark.parametrize("name", sorted(MLPERF_MODELS))
 def test_generated_sketch_type_checks_against_the_tflm_api(projects, tmp_path, name, board):
-    """Every generated main.cpp compiles (syntax and types) against the declared TFLM and
-    Arduino API of its board's library: -Wall -Wextra -Werror, host g++ and ARM g++."""
+    """Every source of every generated project (the firmware and its generated data) compiles
+    (syntax and types) against the declared TFLM and Arduino API of its board's library:
+    -Wall -Wextra -Werror, host g++ and ARM g++."""
     assert type_check(projects[name, board].project, board, tmp_path) == ""
 
 
@@ -219,9 +233,23 @@ def test_the_type_check_fails_for_a_method_the_library_lacks(projects, tmp_path)
     original = projects["kws_ref_model.tflite", "esp32"].project
     project = tmp_path / "project"
     shutil.copytree(original, project)
-    main = project / "src" / "main.cpp"
-    main.write_text(main.read_text().replace("resolver.AddSoftmax()", "resolver.AddDiv()"))
+    config = project / "include" / "edgecnn_tflm_config.h"
+    config.write_text(config.read_text().replace("X(AddSoftmax,", "X(AddDiv,"))
     (tmp_path / "esp").mkdir()
     assert "AddDiv" in type_check(project, "esp32", tmp_path / "esp")
     assert "AddDiv" in (RESOLVER_API["nano33"] / "tensorflow" / "lite" / "micro" /
                         "micro_mutable_op_resolver.h").read_text()
+
+
+@pytest.mark.parametrize("board", ["nano33", "esp32"])
+def test_mlperf_tiny_firmware_type_checks(tmp_path, board):
+    """The MLPerf Tiny protocol is compiled in instead of edgecnn's: the same sources, the other
+    branch, type-checked against the same declarations."""
+    result = build(board, shared_model("ad01_int8.tflite"), tmp_path / "p",
+                   protocol="mlperf-tiny", mlperf_model="ad01")
+    config = (result.project / "include" / "edgecnn_config.h").read_text()
+    assert "#define EDGECNN_PROTOCOL_MLPERF_TINY 1\n" in config
+    assert '#define EDGECNN_MLPERF_MODEL "ad01"\n' in config
+    assert result.manifest.firmware.protocol == "mlperf-tiny"
+    (tmp_path / "api").mkdir()
+    assert type_check(result.project, board, tmp_path / "api") == ""

@@ -36,7 +36,7 @@ def test_a_second_build_reuses_the_trained_model(cache_dir, tmp_path):
     assert not any(n.startswith("training") for n in notes), notes
     assert any(n.startswith("reusing edge_cnn trained on digits") and str(entries[0]) in n
                for n in notes), notes
-    assert second.manifest["model"]["sha256"] == first.manifest["model"]["sha256"]
+    assert second.manifest.model.sha256 == first.manifest.model.sha256
     assert (tmp_path / "b" / "model" / "model.keras").is_file()
 
     # another setting is another model; --retrain trains even when the entry exists

@@ -88,3 +88,23 @@ def test_the_c_and_python_parsers_agree_line_by_line(c_parser):
     errors = {protocol.parse_command(line).error for line in CORPUS}
     assert kinds == set(protocol.COMMANDS) | {"error"}
     assert errors - {None} == set(protocol.ERRORS.values())
+
+
+def _mlperf_define(name):
+    text = (FIRMWARE / "edgecnn_mlperf.h").read_text()
+    m = re.search(rf"#define {name}\s+(\"[^\"]*\"|'.'|\d+)", text)
+    assert m, f"{name} is not defined in edgecnn_mlperf.h"
+    value = m.group(1)
+    return value[1:-1] if value[0] in "\"'" else int(value)
+
+
+def test_mlperf_constants_agree():
+    """The MLPerf Tiny DUT constants of the firmware and of edgecnn.harness.mlperf; the
+    answers themselves are compared line by line in test_firmware_host.py."""
+    from edgecnn.harness import mlperf
+
+    assert _mlperf_define("EDGECNN_MLPERF_CMD_SIZE") == mlperf.CMD_SIZE == 80
+    assert _mlperf_define("EDGECNN_MLPERF_TERMINATOR") == mlperf.TERMINATOR == "%"
+    assert _mlperf_define("EDGECNN_MLPERF_FW_VERSION") == mlperf.FW_VERSION
+    assert _mlperf_define("EDGECNN_MLPERF_DEVICE_NAME") == mlperf.DEVICE_NAME == "dut"
+    assert _mlperf_define("EDGECNN_MLPERF_DEFAULT_WARMUP") == mlperf.DEFAULT_WARMUP == 10

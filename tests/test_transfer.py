@@ -34,7 +34,7 @@ def test_from_scratch_converts_and_builds_for_both_boards(small, tmp_path):
     for board in ("nano33", "esp32"):
         b = build(board, tmp_path / "mv2.tflite", tmp_path / board)
         assert b.fit.fits, b.fit.table()
-        assert b.manifest["model"]["ops"] and (b.project / "src" / "main.cpp").is_file()
+        assert b.manifest.model.ops and (b.project / "src" / "main.cpp").is_file()
 
 
 def test_pretrained_weights_file_fine_tuning(small, tmp_path):

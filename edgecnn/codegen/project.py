@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from ..errors import OutputExistsError
 from ..fsutil import check_folder_destination, move_folder_into_place
+from ..manifest import MANIFEST, Manifest, raw_manifest
 from ..resources import resource_dir
+from .carray import byte_rows, int_rows
+from .context import FirmwareContext, comment_safe
 
-MANIFEST = "edgecnn.json"
-GENERATOR = "edgecnn"
-FIRMWARE_FILES = ("edgecnn_protocol.h", "edgecnn_protocol.cpp", "edgecnn_timer.h")
+if TYPE_CHECKING:
+    from ..runtimes import Runtime
+
+# The program: the same sources in every project (the runtime's are added by the runtime).
+FIRMWARE_FILES = ("edgecnn_app.h", "edgecnn_app.cpp", "edgecnn_commands.cpp", "edgecnn_platform.h",
+                  "edgecnn_platform_arduino.cpp", "edgecnn_runtime.h", "edgecnn_protocol.h",
+                  "edgecnn_protocol.cpp", "edgecnn_mlperf.h", "edgecnn_mlperf_protocol.cpp",
+                  "edgecnn_mlperf.cpp", "edgecnn_timer.h")
+# The data: rendered from the templates.
+TEMPLATES = (("platformio.ini.j2", "platformio.ini"), ("main.cpp.j2", "src/main.cpp"),
+             ("edgecnn_config.h.j2", "include/edgecnn_config.h"),
+             ("model_data.h.j2", "include/model_data.h"), ("model_data.cc.j2", "src/model_data.cc"),
+             ("test_vectors.h.j2", "include/test_vectors.h"),
+             ("test_vectors.cc.j2", "src/test_vectors.cc"))
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.filters.update(byte_rows=byte_rows, int_rows=int_rows, comment_safe=comment_safe)
+    return env
 
 
 @dataclass
@@ -33,40 +49,31 @@ class RenderedFile:
     content: str
 
 
-def render_project(context: dict, *, arduino_sketch: str | None = None
-                   ) -> list[RenderedFile]:
-    """All files of the project, rendered in memory (no disk access beyond the templates)."""
+def render_project(context: FirmwareContext, runtime: Runtime) -> list[RenderedFile]:
+    """All files of the project, rendered in memory (no disk access beyond the templates and
+    ``firmware/``)."""
     env = environment()
-    render = lambda name: env.get_template(name).render(**context)  # noqa: E731
-    files = [
-        RenderedFile("platformio.ini", render("platformio.ini.j2")),
-        RenderedFile("src/main.cpp", render("main.cpp.j2")),
-        RenderedFile("include/model_data.h", render("model_data.h.j2")),
-        RenderedFile("src/model_data.cc", render("model_data.cc.j2")),
-        RenderedFile("include/test_vectors.h", render("test_vectors.h.j2")),
-        RenderedFile("src/test_vectors.cc", render("test_vectors.cc.j2")),
-    ]
+    values = context.as_mapping()
+    files = [RenderedFile(path, env.get_template(template).render(**values))
+             for template, path in (*TEMPLATES, *runtime.generated_files())]
     firmware = resource_dir("firmware")
-    for name in FIRMWARE_FILES:
+    for name in (*FIRMWARE_FILES, *runtime.firmware_sources(context.board)):
         folder = "include" if name.endswith(".h") else "src"
         files.append(RenderedFile(f"{folder}/{name}", (firmware / name).read_text()))
-    if arduino_sketch:
+    if context.arduino_sketch:
         # The Arduino IDE compiles every .ino/.cpp/.h in one flat folder named like the sketch.
         for f in list(files):
             if f.path == "platformio.ini":
                 continue
             base = Path(f.path).name
             if base == "main.cpp":
-                base = f"{arduino_sketch}.ino"
-            files.append(RenderedFile(f"arduino/{arduino_sketch}/{base}", f.content))
+                base = f"{context.arduino_sketch}.ino"
+            files.append(RenderedFile(f"arduino/{context.arduino_sketch}/{base}", f.content))
     return files
 
 
 def is_edgecnn_project(path: Path) -> bool:
-    try:
-        return json.loads((path / MANIFEST).read_text()).get("generator") == GENERATOR
-    except (OSError, ValueError, AttributeError):
-        return False
+    return raw_manifest(path) is not None
 
 
 def check_destination(out: Path, force: bool) -> None:
@@ -105,10 +112,10 @@ def generated_files(root: Path) -> dict[str, str]:
             if p.is_file() and p.name != MANIFEST}
 
 
-def write_manifest(root: Path, manifest: dict) -> None:
+def write_manifest(root: Path, manifest: Manifest) -> None:
     """Record the hash of every generated file, then write the manifest (the last file)."""
-    manifest["files"] = generated_files(root)
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    manifest.files = generated_files(root)
+    manifest.write(root)
 
 
 def install_project(staged: Path, out: Path, force: bool) -> Installed:
@@ -124,11 +131,9 @@ def install_project(staged: Path, out: Path, force: bool) -> Installed:
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         move_into_place(staged, out, force)
         return Installed(out)
-    try:
-        old = json.loads((out / MANIFEST).read_text())
-    except (OSError, ValueError):
-        old = {}
-    recorded = old.get("files") if isinstance(old.get("files"), dict) else {}
+    old = raw_manifest(out) or {}      # any schema: only its file hashes are read
+    files = old.get("files")
+    recorded: dict[str, str] = files if isinstance(files, dict) else {}
     new = generated_files(staged)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     backup = out / BACKUP_DIR / stamp

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,8 @@ from ..errors import (
     Terminated,
 )
 from ..fsutil import check_writable_outputs
-from .link import Identification, SerialLink
+from ..runtimes import get_runtime
+from .link import Identification, SerialLink, open_port
 from .project import Project, load_project
 from .protocol import Message, decode_output, infer_command
 from .report import report_paths, write_reports
@@ -102,6 +104,8 @@ class BenchReport:
     runs: dict = field(default_factory=dict)
     profile: dict = field(default_factory=dict)
     verify: dict = field(default_factory=dict)
+    # an --protocol mlperf-tiny project: the MLPerf Tiny session (windows, median throughput)
+    mlperf: dict = field(default_factory=dict)
     link: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
     samples_us: list[int] = field(default_factory=list, repr=False)
@@ -152,6 +156,13 @@ def verdict(report: BenchReport) -> dict:
         parts.append(f"all {v['checked']} verified outputs bit-exact" if not v["mismatched"]
                      else f"outputs differ on {v['mismatched']} of {v['checked']} samples, "
                           f"max {v['max_diff']} step{'s' if v['max_diff'] != 1 else ''}")
+    if report.mlperf.get("windows"):
+        compared += 1
+        ok = report.mlperf["results_match"]
+        differ |= not ok
+        parts.append(f"m-results of all {len(report.mlperf['windows'])} infer windows equal the "
+                     "host reference dequantized to 3 decimals" if ok else
+                     "m-results differ from the host reference dequantized to 3 decimals")
     if not compared:
         return {"outputs_match": None, "summary": "no outputs were compared with the host"}
     head = ("OUTPUTS DIFFER from the host reference: " if differ else
@@ -202,11 +213,18 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         report.files[name] = str(paths[name])
     Path(report.files["jsonl"]).unlink(missing_ok=True)
     rows = _Rows(Path(report.files["jsonl"]))
-    link = SerialLink(port, project.board["baud"], reset_on_open=project.board["reset_on_open"],
+    link: SerialLink | _MlperfLink = SerialLink(port, project.manifest.board.baud,
+                      reset_on_open=project.manifest.board.reset_on_open,
                       timeout=timeout)
     progress = progress or (lambda stage, done, total: None)
+    if project.manifest.firmware.protocol == "mlperf-tiny":
+        link = _MlperfLink(port, project, rows, report, runs, warmup, timeout)
     try:
         link.open()
+        if isinstance(link, _MlperfLink):
+            link.run()
+            report.status = "complete"
+            return report
         run = _Run(project, link, rows, report, progress)
         run.connect()
         run.selfcheck()
@@ -251,8 +269,8 @@ class _Run:
 
     # -- connection ----------------------------------------------------------------------------
     def connect(self) -> None:
-        self.link.drain(quiet=0.3, limit=BOOT_TIMEOUT_S if self.project.board[
-            "reset_on_open"] == "dtr-rts" else 2.0)
+        self.link.drain(quiet=0.3, limit=BOOT_TIMEOUT_S if self.project.manifest.board
+                        .reset_on_open == "dtr-rts" else 2.0)
         self.ident = self.link.identify()
         self._check_identity(self.ident)
         self.report.device = self.ident.to_dict()
@@ -261,7 +279,7 @@ class _Run:
             "allocated_bytes": self.ident.arena_allocated,
             "used_bytes": self.ident.arena_used,
             "headroom_bytes": self.ident.arena_allocated - self.ident.arena_used,
-            "planned_need_bytes": self.project.manifest["arena"]["device_need_bytes"],
+            "planned_need_bytes": self.project.manifest.arena.device_need_bytes,
             "source": ("virtual: host TFLM recording allocator, corrected to 32-bit, from the "
                        "build" if self.ident.virtual
                        else "device: interpreter->arena_used_bytes()"),
@@ -326,7 +344,7 @@ class _Run:
                     continue
                 self.report.selfcheck = {
                     "passed": passed, "total": total,
-                    "received": len(vectors), "source": self.project.vectors_source,
+                    "received": len(vectors), "source": self.project.vectors.source,
                     "all_bitexact": passed == total}
                 return
             elif m.kind == "id":
@@ -410,7 +428,7 @@ class _Run:
         self.link.send("profile")
         ops: list[dict[str, Any]] = []
         seen: set[int] = set()
-        operators = max(1, int(self.project.manifest["firmware"].get("operators", 1)))
+        operators = max(1, self.project.manifest.firmware.operators)
         watch = _Watchdog(self.link, "profile", operators)
         while True:
             m = self.link.read()
@@ -454,8 +472,8 @@ class _Run:
 
         inputs, labels, source = _verification_inputs(self.project, samples)
         host = HostInterpreter(self.project.model_bytes)
-        out_dtype = np.dtype(self.project.model["output"]["dtype"])
-        out_bytes = int(np.prod(self.project.model["output"]["shape"])) * out_dtype.itemsize
+        out_dtype = np.dtype(self.project.manifest.model.output.dtype)
+        out_bytes = self.project.manifest.model.output.nbytes
         results: list[dict[str, Any]] = []
         for i, x in enumerate(inputs):
             payload = np.ascontiguousarray(x).tobytes()
@@ -551,37 +569,86 @@ class _Run:
                                          f"{timeout:.1f} s")
 
 
+class _MlperfLink:
+    """``edgecnn bench`` on MLPerf Tiny firmware: the runner's performance mode (identify, load
+    one input with ``db``, five ``infer RUNS WARMUP`` windows timed by the device's own
+    ``m-lap-us`` clock, the median throughput), its results checked against the host
+    reference dequantized to 3 decimals."""
+
+    def __init__(self, port: str, project: Project, rows: _Rows, report: BenchReport,
+                 runs: int, warmup: int, timeout: float):
+        self.port, self.project, self.rows, self.report = port, project, rows, report
+        self.runs, self.warmup, self.timeout = runs, warmup, timeout
+        self.serial: Any = None
+        self.noise_lines = self.resynced_lines = self.resets = self.protocol_errors = 0
+
+    def open(self) -> None:
+        board = self.project.manifest.board
+        self.serial = open_port(self.port, board.baud, board.reset_on_open, timeout=0.05,
+                                write_timeout=self.timeout, exclusive=True)
+
+    def close(self) -> None:
+        if self.serial is not None:
+            self.serial.close()
+            self.serial = None
+
+    def run(self) -> None:
+        from .mlperf import MlperfClient, host_results, mlperf_session
+
+        m = self.project.manifest.model
+        inputs, _, source = _verification_inputs(self.project, 1)
+        x = inputs[0]
+        reference = get_runtime(self.project.manifest.firmware.runtime).reference(
+            self.project.model_bytes)
+        expected = host_results(reference, x, m.output)
+        client = MlperfClient(self.serial, self.timeout)
+        session = mlperf_session(client, np.ascontiguousarray(x).tobytes(), expected,
+                                 self.runs, self.warmup)
+        vendor = session.name or ""
+        self.report.source = vendor.removeprefix("edgecnn-") if vendor.startswith(
+            "edgecnn-") else "device"
+        self.report.device = {"name": session.name, **session.profile}
+        self.report.mlperf = {**session.to_dict(), "input": source}
+        for i, w in enumerate(session.windows):
+            self.rows.write("mlperf_window", window=i, runs=w.runs, warmup=w.warmup,
+                            elapsed_us=w.elapsed_us, throughput=w.throughput)
+        per_inference = [w.elapsed_us / w.runs for w in session.windows]
+        self.report.mlperf["per_inference_us"] = statistics.median(per_inference)
+
+
 def _verification_inputs(project: Project, samples: int | None):
     """(int inputs shaped like the model's input, labels, description)."""
-    model_in = project.model["input"]
-    dtype = np.dtype(model_in["dtype"])
-    shape = tuple(model_in["shape"])
+    model_in = project.manifest.model.input
+    dtype = np.dtype(model_in.dtype)
+    shape = model_in.shape
     meta = project.model_meta()
     if meta is not None and (meta.dataset or meta.data_dir):
-        from ..quantize import dataset_for, quantize_input
+        from ..quantize import dataset_for
 
         ds = dataset_for(meta)
         n = len(ds.x_test) if samples is None else min(samples, len(ds.x_test))
-        q = quantize_input(ds.x_test[:n], model_in["scale"], model_in["zero_point"], dtype)
+        if model_in.quant is None:
+            raise EdgecnnError("the model's input is not quantized: verify needs an int8 or "
+                               "uint8 input")
+        q = model_in.quant.quantize(ds.x_test[:n], model_in.dtype)
         return ([s.reshape(shape) for s in q], [int(y) for y in ds.y_test[:n]],
                 f"{n} samples of the {ds.name} test split")
-    vectors = project.vectors[:samples] if samples else project.vectors
+    vectors = project.vectors.vectors[:samples] if samples else project.vectors.vectors
     if not vectors:
         raise EdgecnnError("nothing to verify with: the project has no data set and no test "
                            "vectors")
-    return ([np.asarray(v["input"], dtype=dtype).reshape(shape) for v in vectors],
-            [int(v["label"]) for v in vectors], f"the project's test vectors: "
-            f"{project.vectors_source}")
+    return ([np.asarray(v.input, dtype=dtype).reshape(shape) for v in vectors],
+            [v.label for v in vectors], f"the project's test vectors: "
+            f"{project.vectors.source}")
 
 
 def _project_summary(project: Project) -> dict:
     m = project.manifest
-    return {"path": str(project.path), "board": m["board"]["name"],
-            "board_title": m["board"]["title"], "model": m["model"]["name"],
-            "sha256": m["model"]["sha256"], "model_bytes": m["model"]["bytes"],
-            "macs": m["model"].get("macs"), "params": m["model"].get("params"),
-            "tflm": m["libraries"]["tflm"]["name"], "kernels": m["arena"]["kernels"],
-            "edgecnn_version": m["edgecnn_version"]}
+    return {"path": str(project.path), "board": m.board.name, "board_title": m.board.title,
+            "model": m.model.name, "sha256": m.model.sha256, "model_bytes": m.model.bytes,
+            "macs": m.model.macs, "params": m.model.params, "runtime": m.firmware.runtime,
+            "protocol": m.firmware.protocol, "tflm": m.tflm.name, "kernels": m.arena.kernels,
+            "edgecnn_version": m.edgecnn_version}
 
 
 def _report_path(project: Project, out) -> Path:

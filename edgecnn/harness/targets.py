@@ -37,7 +37,8 @@ class SerialBoard:
         if self.port is None:
             from .link import find_port
 
-            self.port = find_port(self.project.board["usb_ids"], self.project.board["title"])
+            self.port = find_port(self.project.manifest.board.usb_ids,
+                                  self.project.manifest.board.title)
         return self.port
 
     def stop(self) -> None:

@@ -185,13 +185,13 @@ class VirtualBoard:
     # -- protocol -------------------------------------------------------------------------------
     def _identify(self) -> None:
         p = self.project
-        arena = p.manifest["arena"]
-        used = int(arena.get("host_32bit_bytes") or 0)
+        arena = p.manifest.arena
+        used = arena.host_32bit_bytes
         self._line(f"edgecnn id version={__version__} protocol={PROTOCOL_VERSION} target=virtual "
-                   f"board={p.board['name']} kernels=tflm-host-reference "
+                   f"board={p.manifest.board.name} kernels=tflm-host-reference "
                    f"clock_hz=0 cycles=0 profiler=0")
         self._line(f"edgecnn model sha256={p.sha256} bytes={len(p.model_bytes)}")
-        self._line(f"edgecnn arena allocated={arena['allocated_bytes']} used={used}")
+        self._line(f"edgecnn arena allocated={arena.allocated_bytes} used={used}")
         for label, t in (("input", self._input), ("output", self._output)):
             self._line(f"edgecnn {label} shape={_shape_text(t.shape)} "
                        f"type={_DTYPE_CODES.get(t.dtype, 0)} "
@@ -223,18 +223,18 @@ class VirtualBoard:
 
     def _selfcheck(self) -> None:
         passed = 0
-        vectors = self.project.vectors
+        vectors = self.project.vectors.vectors
         dtype = self._interpreter.input_dtype
         for i, v in enumerate(vectors):
-            x = np.asarray(v["input"], dtype=dtype).tobytes()
+            x = np.asarray(v.input, dtype=dtype).tobytes()
             out, us = self._invoke(x)
             out = self._as_computed(out)
             got = np.frombuffer(out, dtype=np.dtype(self._output.dtype)).astype(int)
-            want = np.asarray(v["output"], dtype=int)
+            want = np.asarray(v.output, dtype=int)
             diff = np.abs(got - want)
             mismatches = int(np.count_nonzero(diff))
             passed += mismatches == 0
-            self._line(f"edgecnn selfcheck vector={i} label={v['label']} "
+            self._line(f"edgecnn selfcheck vector={i} label={v.label} "
                        f"predicted={int(np.argmax(got))} bitexact={int(mismatches == 0)} "
                        f"mismatches={mismatches} max_diff={int(diff.max(initial=0))} "
                        f"us={us} cycles=0", result=True)
@@ -282,7 +282,30 @@ class VirtualBoard:
             return cmd.runs, cmd.checksum
         return None
 
+    def _serve_mlperf(self) -> None:
+        """The MLPerf Tiny DUT protocol (an ``--protocol mlperf-tiny`` project)."""
+        from .mlperf import MlperfDut
+
+        firmware = self.project.manifest.firmware
+        dut = MlperfDut(lambda data: self._invoke(data)[0], self._input.nbytes,
+                        self.project.manifest.model.output,
+                        model=firmware.mlperf_model or "model", vendor="edgecnn-virtual")
+        for line in dut.boot():
+            self._line(line)
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self._master], [], [], 0.05)
+                if not ready:
+                    continue
+                data = os.read(self._master, 4096)
+            except (OSError, ValueError, TypeError):
+                return
+            for line in dut.feed(data):
+                self._line(line)
+
     def _serve(self) -> None:
+        if self.project.manifest.firmware.protocol == "mlperf-tiny":
+            return self._serve_mlperf()
         try:
             self._boot()
         except _Reset:

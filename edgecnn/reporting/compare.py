@@ -69,9 +69,11 @@ def compare(dataset="fashion_mnist", archs=("edge_cnn", "edge_cnn_gap", "dscnn",
             log=lambda s: None) -> Comparison:
     """Train each of ``archs`` on ``dataset`` (a name or a ``Dataset``) and write the comparison."""
     from ..analyze import analyze
-    from ..boards import check_fit, load_board, plan_arena
+    from ..boards import load_board
     from ..data import load_dataset
+    from ..fit import check_fit
     from ..quantize import quantize, quantize_input
+    from ..runtimes import runtime_for
     from ..train import TrainConfig, train
     from ..zoo import ARCHITECTURES
 
@@ -94,7 +96,7 @@ def compare(dataset="fashion_mnist", archs=("edge_cnn", "edge_cnn_gap", "dscnn",
             result = train(arch, ds, TrainConfig(epochs=epochs, verbose=verbose))
             q = quantize(result.model, ds, meta=result.meta)
             analysis = analyze(q.tflite)
-            fit = check_fit(analysis, b, plan_arena(analysis, b))
+            fit = check_fit(analysis, b, runtime_for(b).plan_memory(analysis, b))
             inp = analysis.inputs[0]
             if inp.scale is None or inp.zero_point is None or q.meta.int8_accuracy is None:
                 raise EdgecnnError(f"{arch} did not convert to a quantized int8 model")

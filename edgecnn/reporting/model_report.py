@@ -279,10 +279,12 @@ def _size_section(page, analysis, board, numbers) -> Section:
         [analysis.float32_weight_bytes, analysis.weight_bytes, analysis.flash_bytes], "bytes",
         "float32 vs int8"), "size.png", "Weight bytes, float32 vs int8, and the .tflite file"))
     if board:
-        from ..boards import check_fit, load_board, plan_arena
+        from ..boards import load_board
+        from ..fit import check_fit
+        from ..runtimes import runtime_for
 
         b = load_board(board)
-        fit = check_fit(analysis, b, plan_arena(analysis, b))
+        fit = check_fit(analysis, b, runtime_for(b).plan_memory(analysis, b))
         numbers["fit"] = fit.to_dict()
         s.paragraphs.append(f"On {b.title}: {'fits' if fit.fits else 'does NOT fit'} "
                             f"(arena {fit.arena.allocated_bytes:,} B allocated).")

@@ -1,0 +1,152 @@
+"""edgecnn's firmware application, compiled for the host with the POSIX platform and a test
+double of the runtime, run behind a real pseudo-terminal, and driven by edgecnn's own harness
+(edgecnn protocol) and MLPerf Tiny client: the C program and the Python side agree on every
+line. The same sources are compiled for the boards (test_codegen type-checks them against the
+pinned libraries' declarations)."""
+import os
+import re
+import subprocess
+import tty
+from pathlib import Path
+
+import numpy as np
+import pytest
+import serial
+from conftest import require_tool, shared_model
+
+from edgecnn.build import build
+from edgecnn.harness.mlperf import MlperfClient, MlperfDut, mlperf_session
+
+FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
+FAKE = Path(__file__).with_name("firmware_host") / "fake_runtime.cpp"
+# Board- and runtime-specific sources a host program replaces.
+NOT_ON_HOST = {"main.cpp", "edgecnn_platform_arduino.cpp", "edgecnn_runtime_tflm.cpp"}
+
+
+def fake_outputs(x: bytes, n: int) -> bytes:
+    """What fake_runtime.cpp computes, written again here."""
+    return bytes(((x[i % len(x)] if x[i % len(x)] < 128 else x[i % len(x)] - 256) * 3 + i) % 256
+                 for i in range(n))
+
+
+def compile_host_firmware(project: Path, out: Path) -> Path:
+    require_tool("g++")
+    m = __import__("json").loads((project / "edgecnn.json").read_text())["model"]
+    inp, outp = m["input"], m["output"]
+    n_in = int(np.prod(inp["shape"]))
+    n_out = int(np.prod(outp["shape"]))
+    sources = [p for p in sorted((project / "src").glob("*.c*")) if p.name not in NOT_ON_HOST]
+    defines = [f"-DFAKE_INPUT_BYTES={n_in}", f"-DFAKE_OUTPUT_BYTES={n_out}",
+               f"-DFAKE_INPUT_SCALE={inp['scale']!r}f", f"-DFAKE_INPUT_ZERO_POINT={inp['zero_point']}",
+               f"-DFAKE_OUTPUT_SCALE={outp['scale']!r}f",
+               f"-DFAKE_OUTPUT_ZERO_POINT={outp['zero_point']}"]
+    subprocess.run(["g++", "-std=gnu++17", "-O1", "-Wall", "-Wextra", "-Werror", *defines,
+                    "-I", str(project / "include"), *map(str, sources),
+                    str(FIRMWARE / "edgecnn_platform_posix.cpp"), str(FAKE), "-o", str(out)],
+                   check=True)
+    return out
+
+
+class HostFirmware:
+    """The program on the master side of a pty, as the virtual board serves; ``port`` (the
+    slave) is what a harness opens."""
+
+    def __init__(self, program: Path):
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.port = os.ttyname(slave)
+        self.proc = subprocess.Popen([str(program)], stdin=self.master, stdout=self.master)
+        self._slave = slave
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        os.close(self._slave)
+        os.close(self.master)
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    root = tmp_path_factory.mktemp("host_fw")
+    model = shared_model("kws_ref_model.tflite")
+    line = build("nano33", model, root / "edgecnn").project
+    mlperf = build("nano33", model, root / "mlperf", protocol="mlperf-tiny",
+                   mlperf_model="kws01").project
+    return {"edgecnn": (line, compile_host_firmware(line, root / "edgecnn.bin")),
+            "mlperf": (mlperf, compile_host_firmware(mlperf, root / "mlperf.bin"))}
+
+
+def test_the_harness_benches_the_compiled_firmware(projects, tmp_path):
+    from edgecnn.harness.bench import bench
+
+    project, program = projects["edgecnn"]
+    fw = HostFirmware(program)
+    try:
+        report = bench(project, port=fw.port, runs=12, warmup=2, profile=True,
+                       out=tmp_path / "r" / "report.json")
+    finally:
+        fw.stop()
+    assert report.status == "complete"
+    assert report.device["version"] and report.device["target"] == "device"
+    assert report.arena["allocated_bytes"] == 4096 and report.arena["used_bytes"] == 1000
+    assert len(report.samples_us) == 12
+    assert [op["tag"] for op in report.profile["ops"]] == ["FAKE_OP"]
+    # the test double is not the model: the firmware's self-check says so, vector by vector
+    assert report.selfcheck["total"] == 8 and report.selfcheck["passed"] == 0
+    assert report.verdict["outputs_match"] is False
+
+
+def test_mlperf_session_against_the_compiled_firmware(projects):
+    project, program = projects["mlperf"]
+    vectors = __import__("json").loads((project / "model" / "test_vectors.json").read_text())
+    x = np.asarray(vectors["vectors"][2]["input"], dtype=np.int8).tobytes()
+    m = __import__("json").loads((project / "edgecnn.json").read_text())["model"]["output"]
+    y = np.frombuffer(fake_outputs(x, int(np.prod(m["shape"]))), dtype=np.int8).astype(np.int64)
+    expected = (y - m["zero_point"]).astype(np.float32) * np.float32(m["scale"])
+    fw = HostFirmware(program)
+    try:
+        with serial.Serial(fw.port, 115200, timeout=0.05) as port:
+            session = mlperf_session(MlperfClient(port, timeout=10), x, expected, runs=20)
+    finally:
+        fw.stop()
+    assert session.name == "edgecnn-device"
+    assert session.profile == {"profile": "ULPMark for tinyML Firmware V0.0.1", "model": "kws01"}
+    assert len(session.windows) == 5 and session.results_match
+    assert all(w.runs == 20 and w.end_us >= w.start_us for w in session.windows)
+    assert session.transcript[:4] == ["m-timestamp-mode-performance", session.transcript[1],
+                                      "m-init-done", "m-ready"]
+
+
+SCRIPT = ["name", "profile", "db", "db load", "db load 0", "db load 99999", "db load 490",
+          "db 0g", "db 123", "db print", "infer 1 0", "infer 0", "infer 2 -1", "infer x",
+          "timestamp", "bogus words", "", "  name  ", "results"]
+
+
+def test_firmware_and_python_dut_answer_alike(projects):
+    """Every command of a script, errors included, answered line for line the same by the C
+    firmware and by the Python DUT the virtual board serves (timestamps aside)."""
+    project, program = projects["mlperf"]
+    data = bytes(range(256)) * 2
+    script = SCRIPT[:10] + [f"db {data[i:i + 31].hex()}" for i in range(0, 490, 31)] + SCRIPT[10:]
+    script += ["db print", "infer 3 1", "results", "x" * 85]
+    m = __import__("json").loads((project / "edgecnn.json").read_text())["model"]["output"]
+    from edgecnn.artifacts import TensorSpec
+
+    spec = TensorSpec.from_json(m)
+    dut = MlperfDut(lambda b: fake_outputs(b, spec.nbytes), 490, spec, model="kws01",
+                    vendor="edgecnn-device")
+    fw = HostFirmware(program)
+    try:
+        with serial.Serial(fw.port, 115200, timeout=0.05) as port:
+            client = MlperfClient(port, timeout=10)
+            client.drain()
+            for command in script:
+                want = dut.feed((command + "%").encode())
+                got = client.command(command)
+                mask = lambda lines: [re.sub(r"^m-lap-us-\d+$", "m-lap-us-T", x)  # noqa: E731
+                                      for x in lines if x]
+                if command == "help":
+                    continue
+                assert mask(got) == mask(want), command
+    finally:
+        fw.stop()
