@@ -63,7 +63,8 @@ def test_bench_and_verify_a_built_model_end_to_end(digits_project, tmp_path):
     a = report.arena
     assert 0 < a["used_bytes"] <= a["allocated_bytes"]
     assert a["headroom_bytes"] == a["allocated_bytes"] - a["used_bytes"]
-    # correctness: every output bit-exact with an independent host interpreter
+    # correctness: every output bit-exact with the host reference (checked against TFLite's
+    # own interpreter in test_virtual_board_outputs_equal_tflite_s_own_interpreter)
     assert report.selfcheck["passed"] == report.selfcheck["total"] == 8
     v = report.verify
     assert v["checked"] == 60 and v["bitexact"] == 60 and v["all_bitexact"]
@@ -380,3 +381,51 @@ def test_a_board_behind_a_tcp_socket_is_benched_through_a_pyserial_url(kws_proje
     assert report.status == "complete" and report.runs["received"] == 10
     assert report.source == "virtual" and report.port.startswith("socket://")
     assert report.selfcheck["all_bitexact"]
+
+
+# TensorFlow Lite's own interpreter with its reference kernels (no XNNPACK delegate), in a
+# separate process: a second implementation of the int8 ops, independent of tflite-micro.
+# Known differences from TFLM (none occur in this model): TFLite computes int8 MEAN and some
+# LOGISTIC/TANH cases with other rounding, and its SOFTMAX may use a lookup table.
+_TFLITE_REFERENCE = """
+import sys, numpy as np, tensorflow as tf
+model, inputs, outputs = sys.argv[1:4]
+i = tf.lite.Interpreter(model_path=model,
+    experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+i.allocate_tensors()
+inp, out = i.get_input_details()[0], i.get_output_details()[0]
+ys = []
+for x in np.load(inputs):
+    i.set_tensor(inp["index"], x.reshape(inp["shape"]).astype(inp["dtype"]))
+    i.invoke()
+    ys.append(i.get_tensor(out["index"]).reshape(-1))
+np.save(outputs, np.stack(ys))
+"""
+
+
+def test_virtual_board_outputs_equal_tflite_s_own_interpreter(kws_project, tmp_path):
+    """What the virtual board answers to ``infer`` (TFLM's host kernels) equals what TFLite's
+    interpreter computes in another process: the verification reference is checked against
+    a second one."""
+    from edgecnn.harness.link import SerialLink
+    from edgecnn.harness.protocol import decode_output, infer_command
+    from edgecnn.harness.virtual_board import VirtualBoard
+
+    rng = np.random.default_rng(7)
+    xs = rng.integers(-128, 128, (24, 490)).astype(np.int8)
+    got = []
+    with VirtualBoard(kws_project) as board, SerialLink(board.port, 115200) as link:
+        link.drain(quiet=0.3, limit=3.0)
+        for x in xs:
+            link.write(infer_command(x.tobytes()))
+            assert link.read().kind == "infer"                # "infer ready"
+            link.write(x.tobytes())
+            m = link.read()
+            got.append(np.frombuffer(decode_output(m, 12), dtype=np.int8))
+    np.save(tmp_path / "x.npy", xs)
+    subprocess.run([sys.executable, "-c", _TFLITE_REFERENCE,
+                    str(shared_model("kws_ref_model.tflite")), str(tmp_path / "x.npy"),
+                    str(tmp_path / "y.npy")], check=True, capture_output=True, timeout=300)
+    want = np.load(tmp_path / "y.npy")
+    assert want.shape == (24, 12)
+    assert (np.stack(got) == want).all()
