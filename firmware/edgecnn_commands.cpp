@@ -117,8 +117,7 @@ void begin_infer(uint32_t length, uint32_t checksum) {
   if (length != input.bytes ||
       edgecnn_payload_begin(&payload, input.data, input.bytes, length, checksum) != 0) {
     edgecnn_payload_cancel(&payload);
-    edgecnn_printf("edgecnn error infer LENGTH must be %lu bytes\r\n",
-                   (unsigned long)input.bytes);
+    edgecnn_printf("edgecnn error infer LENGTH must be %lu bytes\r\n", (unsigned long)input.bytes);
     return;
   }
   payload_last_byte_ms = edgecnn_platform_millis();
@@ -137,8 +136,7 @@ void finish_infer(int result) {
   }
   const EdgecnnTensor output = edgecnn_runtime_output();
   edgecnn_printf("edgecnn infer us=%lu cycles=%lu crc32=%08lx output=", (unsigned long)us,
-                 (unsigned long)cycles,
-                 (unsigned long)edgecnn_crc32(0, output.data, output.bytes));
+                 (unsigned long)cycles, (unsigned long)edgecnn_crc32(0, output.data, output.bytes));
   static const char kHex[] = "0123456789abcdef";
   char chunk[65];
   uint32_t n = 0;

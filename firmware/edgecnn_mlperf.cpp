@@ -12,11 +12,12 @@
 //   help%            the commands
 // Every answer ends with m-ready; errors are e-[...]. Timestamps come from the platform's
 // microsecond clock (performance mode: no energy monitor GPIO).
+#include "edgecnn_mlperf.h"
+
 #include <string.h>
 
 #include "edgecnn_app.h"
 #include "edgecnn_config.h"
-#include "edgecnn_mlperf.h"
 #include "edgecnn_platform.h"
 #include "edgecnn_runtime.h"
 #include "test_vectors.h"

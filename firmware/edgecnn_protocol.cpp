@@ -59,10 +59,14 @@ static int read_hex32(const char* s, size_t n, size_t* pos, uint32_t* value) {
     if (i >= n) return -1;
     const char c = s[i];
     uint32_t d;
-    if (c >= '0' && c <= '9') d = (uint32_t)(c - '0');
-    else if (c >= 'a' && c <= 'f') d = (uint32_t)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') d = (uint32_t)(c - 'A' + 10);
-    else return -1;
+    if (c >= '0' && c <= '9')
+      d = (uint32_t)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      d = (uint32_t)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      d = (uint32_t)(c - 'A' + 10);
+    else
+      return -1;
     v = (v << 4) | d;
   }
   if (i < n && !is_space(s[i])) return -1;

@@ -9,8 +9,7 @@
 #define EDGECNN_PROTOCOL_VERSION 3
 #define EDGECNN_LINE_MAX 96
 #define EDGECNN_MAX_RUNS 100000u
-#define EDGECNN_HELP \
-  "commands: id | selfcheck | bench RUNS [WARMUP] | infer LENGTH CRC32 | profile"
+#define EDGECNN_HELP "commands: id | selfcheck | bench RUNS [WARMUP] | infer LENGTH CRC32 | profile"
 
 typedef enum {
   EDGECNN_CMD_NONE = 0,   // empty line

@@ -15,12 +15,12 @@
 #define EDGECNN_TYPE_INT8 9
 
 typedef struct {
-  uint8_t* data;    // valid after edgecnn_runtime_init() succeeded
+  uint8_t* data;  // valid after edgecnn_runtime_init() succeeded
   uint32_t bytes;
-  int32_t type;     // EDGECNN_TYPE_*
+  int32_t type;  // EDGECNN_TYPE_*
   int32_t rank;
   int32_t dims[EDGECNN_MAX_RANK];
-  float scale;      // per-tensor quantization (0 when not quantized)
+  float scale;  // per-tensor quantization (0 when not quantized)
   int32_t zero_point;
 } EdgecnnTensor;
 

@@ -11,9 +11,8 @@
 
 #include "edgecnn_config.h"
 #include "edgecnn_runtime.h"
-#include "model_data.h"
-
 #include "edgecnn_tflm_config.h"
+#include "model_data.h"
 
 #if defined(EDGECNN_TFLM_API_2022)
 #include "tensorflow/lite/micro/micro_error_reporter.h"

@@ -253,3 +253,12 @@ def test_mlperf_tiny_firmware_type_checks(tmp_path, board):
     assert result.manifest.firmware.protocol == "mlperf-tiny"
     (tmp_path / "api").mkdir()
     assert type_check(result.project, board, tmp_path / "api") == ""
+
+
+def test_firmware_follows_its_clang_format_style():
+    """firmware/ is formatted as .clang-format says (clang-format --dry-run -Werror)."""
+    require_tool("clang-format")
+    sources = sorted(str(p) for p in (REPO / "firmware").iterdir() if p.suffix in (".h", ".cpp"))
+    proc = subprocess.run(["clang-format", "--dry-run", "-Werror", *sources], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[:2000]
