@@ -120,30 +120,9 @@ def _print_bench(report, tag: str) -> None:
 @PORT
 def monitor_cmd(project, port):
     """Open the board's serial console (pyserial's miniterm; Ctrl-] quits)."""
-    from serial.tools import miniterm
+    from .harness.monitor import monitor
 
-    from .errors import EdgecnnError
-    from .harness import find_port, load_project
-    from .harness.link import open_port
-
-    p = load_project(project)
-    if port == "virtual":
-        raise EdgecnnError("use `edgecnn virtual-board --project DIR` and open its port")
-    board = p.manifest.board
-    port = port or find_port(board.usb_ids, board.title)
-    s = open_port(port, board.baud, board.reset_on_open)
-    term = miniterm.Miniterm(s, echo=False, eol="crlf")
-    term.set_rx_encoding("utf-8")
-    term.set_tx_encoding("utf-8")
-    click.echo(f"--- {board.title} on {port} at {board.baud} baud; commands: id, "
-               "selfcheck, bench RUNS, profile, help; Ctrl-] quits ---", err=True)
-    term.start()
-    try:
-        term.join(True)
-    except KeyboardInterrupt:
-        pass
-    term.join()
-    term.close()
+    monitor(project, port, echo=lambda line: click.echo(line, err=True))
 
 
 @click.command("virtual-board")

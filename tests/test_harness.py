@@ -429,3 +429,11 @@ def test_virtual_board_outputs_equal_tflite_s_own_interpreter(kws_project, tmp_p
     want = np.load(tmp_path / "y.npy")
     assert want.shape == (24, 12)
     assert (np.stack(got) == want).all()
+
+
+def test_monitor_refuses_the_virtual_port_with_a_hint(kws_project):
+    from edgecnn.errors import EdgecnnError
+    from edgecnn.harness.monitor import monitor
+
+    with pytest.raises(EdgecnnError, match="edgecnn virtual-board --project DIR"):
+        monitor(kws_project, "virtual")
