@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from .harness.records import BenchReport
 
 from .harness.protocol import MAX_RUNS
 
@@ -77,42 +81,45 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
            "emulator": " (EMULATOR: instruction counts, not device time)"}.get(report.source, "")
     if report.mlperf:
         mp = report.mlperf
-        click.echo(f"DUT       {mp['name']} ({mp['profile'].get('model')}) on {report.port}{tag}; "
+        click.echo(f"DUT       {mp.name} ({mp.profile.get('model')}) on {report.port}{tag}; "
                    "MLPerf Tiny protocol")
-        click.echo(f"throughput median {mp['median_throughput']:,.2f} inf./s over "
-                   f"{len(mp['windows'])} windows of {mp['windows'][0]['runs']} inferences "
-                   f"({mp['per_inference_us']:,.0f} µs each, by the DUT's m-lap-us clock)")
-        click.echo(f"results   {'equal' if mp['results_match'] else 'DIFFER FROM'} the host "
+        click.echo(f"throughput median {mp.median_throughput:,.2f} inf./s over "
+                   f"{len(mp.windows)} windows of {mp.windows[0].runs} inferences "
+                   f"({mp.per_inference_us:,.0f} µs each, by the DUT's m-lap-us clock)")
+        click.echo(f"results   {'equal' if mp.results_match else 'DIFFER FROM'} the host "
                    "reference, dequantized to 3 decimals")
     else:
         _print_bench(report, tag)
     click.echo(f"report    {report.files['md']}")
-    if report.verdict.get("outputs_match") is False:
+    if report.verdict is not None and report.verdict.outputs_match is False:
         from .errors import OutputMismatchError
 
-        raise OutputMismatchError(f"{report.verdict['summary']} (report: {report.files['md']})")
+        raise OutputMismatchError(f"{report.verdict.summary} (report: {report.files['md']})")
 
 
-def _print_bench(report, tag: str) -> None:
+def _print_bench(report: BenchReport, tag: str) -> None:
     lat, runs_info = report.latency, report.runs
-    click.echo(f"board     {report.device.get('board')} on {report.port}{tag}")
+    click.echo(f"board     {report.device.board if report.device else '?'} on "
+               f"{report.port}{tag}")
     a = report.arena
-    click.echo(f"arena     used {a['used_bytes']:,} of {a['allocated_bytes']:,} B allocated")
-    s = lat["us"]
-    click.echo(f"latency   p50 {s['p50']:,.0f} µs, p90 {s['p90']:,.0f} µs, p99 {s['p99']:,.0f} µs "
-               f"({runs_info['received']} of {runs_info['requested']} runs"
-               f"{', ' + str(runs_info['lost']) + ' lost' if runs_info['lost'] else ''})")
-    if lat.get("cycles"):
-        click.echo(f"cycles    p50 {lat['cycles']['p50']:,.0f}")
-    elif lat.get("cycles_unavailable"):
-        click.echo(f"cycles    unavailable: {lat['cycles_unavailable']}")
+    if a:
+        click.echo(f"arena     used {a.used_bytes:,} of {a.allocated_bytes:,} B allocated")
+    if lat and lat.us and runs_info:
+        s = lat.us
+        click.echo(f"latency   p50 {s.p50:,.0f} µs, p90 {s.p90:,.0f} µs, p99 {s.p99:,.0f} µs "
+                   f"({runs_info.received} of {runs_info.requested} runs"
+                   f"{', ' + str(runs_info.lost) + ' lost' if runs_info.lost else ''})")
+        if lat.cycles:
+            click.echo(f"cycles    p50 {lat.cycles.p50:,.0f}")
+        elif lat.cycles_unavailable:
+            click.echo(f"cycles    unavailable: {lat.cycles_unavailable}")
     sc = report.selfcheck
-    click.echo(f"selfcheck {sc['passed']}/{sc['total']} bit-exact")
-    if report.verify:
-        v = report.verify
-        acc = (f", accuracy {v['device_accuracy']:.4f}" if v["device_accuracy"] is not None
-               else "")
-        click.echo(f"verify    {v['bitexact']}/{v['checked']} bit-exact{acc}")
+    if sc:
+        click.echo(f"selfcheck {sc.passed}/{sc.total} bit-exact")
+    v = report.verify
+    if v:
+        acc = (f", accuracy {v.device_accuracy:.4f}" if v.device_accuracy is not None else "")
+        click.echo(f"verify    {v.bitexact}/{v.checked} bit-exact{acc}")
 
 
 @click.command("monitor")

@@ -62,7 +62,8 @@ class FlashError(EdgecnnError):
 class DeviceError(EdgecnnError):
     """The board misbehaved on the serial link. A partial report may have been saved."""
 
-    report_path = None   # set by the harness when it saved what was measured before the failure
+    # set by the harness when it saved what was measured before the failure
+    report_path: str | None = None
 
 
 class OutputMismatchError(EdgecnnError):

@@ -87,13 +87,13 @@ def test_the_harness_benches_the_compiled_firmware(projects, tmp_path):
     finally:
         fw.stop()
     assert report.status == "complete"
-    assert report.device["version"] and report.device["target"] == "device"
-    assert report.arena["allocated_bytes"] == 4096 and report.arena["used_bytes"] == 1000
+    assert report.device.version and report.device.target == "device"
+    assert report.arena.allocated_bytes == 4096 and report.arena.used_bytes == 1000
     assert len(report.samples_us) == 12
-    assert [op["tag"] for op in report.profile["ops"]] == ["FAKE_OP"]
+    assert [op.tag for op in report.profile.ops] == ["FAKE_OP"]
     # the test double is not the model: the firmware's self-check says so, vector by vector
-    assert report.selfcheck["total"] == 8 and report.selfcheck["passed"] == 0
-    assert report.verdict["outputs_match"] is False
+    assert report.selfcheck.total == 8 and report.selfcheck.passed == 0
+    assert report.verdict.outputs_match is False
 
 
 def test_mlperf_session_against_the_compiled_firmware(projects):

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from edgecnn.errors import (
 from edgecnn.harness import Faults, VirtualBoard, bench, find_port
 from edgecnn.harness.link import port_error
 from edgecnn.harness.protocol import decode_output, infer_command, parse_line
+from edgecnn.harness.records import Profile, Runs
 from edgecnn.tflm import HostInterpreter
 
 FAST = dict(timeout=3.0, warmup=1)
@@ -53,29 +55,28 @@ def test_bench_and_verify_a_built_model_end_to_end(digits_project, tmp_path):
                    out=tmp_path / "r" / "report.json", **FAST)
     assert report.status == "complete" and report.source == "virtual"
     # latency rows = runs, and the statistics are consistent with the raw samples
-    assert report.runs == {"requested": 40, "received": 40, "lost": 0, "segments": 1,
-                           "warmup": 1}
-    us = report.latency["us"]
-    assert us["count"] == 40 and us["min"] <= us["p50"] <= us["p90"] <= us["p99"] <= us["max"]
-    assert us["p50"] == float(np.percentile(report.samples_us, 50))
-    assert report.latency["cycles"] == {}   # the virtual board has no cycle counter
+    assert report.runs == Runs(requested=40, received=40, lost=0, segments=1, warmup=1)
+    us = report.latency.us
+    assert us.count == 40 and us.min <= us.p50 <= us.p90 <= us.p99 <= us.max
+    assert us.p50 == float(np.percentile(report.samples_us, 50))
+    assert report.latency.cycles is None   # the virtual board has no cycle counter
     # arena: used <= allocated, as the build planned
     a = report.arena
-    assert 0 < a["used_bytes"] <= a["allocated_bytes"]
-    assert a["headroom_bytes"] == a["allocated_bytes"] - a["used_bytes"]
+    assert 0 < a.used_bytes <= a.allocated_bytes
+    assert a.headroom_bytes == a.allocated_bytes - a.used_bytes
     # correctness: every output bit-exact with the host reference (checked against TFLite's
     # own interpreter in test_virtual_board_outputs_equal_tflite_s_own_interpreter)
-    assert report.selfcheck["passed"] == report.selfcheck["total"] == 8
+    assert report.selfcheck.passed == report.selfcheck.total == 8
     v = report.verify
-    assert v["checked"] == 60 and v["bitexact"] == 60 and v["all_bitexact"]
-    assert v["device_accuracy"] == v["host_accuracy"] > 0.5
-    assert "digits test split" in v["source"]
-    assert report.profile == {"available": False,
-                              "reason": "the virtual board's host interpreter has no per-op timer"}
+    assert v.checked == 60 and v.bitexact == 60 and v.all_bitexact
+    assert v.device_accuracy == v.host_accuracy > 0.5
+    assert "digits test split" in v.source
+    assert report.profile == Profile(False, "the virtual board's host interpreter has no "
+                                            "per-op timer")
     # the files: JSON Lines as measured, JSON, CSV, Markdown, PNG
     files = report.files
     saved = json.loads(Path(files["json"]).read_text())
-    assert saved["status"] == "complete" and saved["latency"] == report.latency
+    assert saved["status"] == "complete" and saved["latency"] == asdict(report.latency)
     rows = _jsonl(files["jsonl"])
     assert [r["run"] for r in rows if r["type"] == "bench"] == list(range(40))
     assert sum(r["type"] == "verify" for r in rows) == 60 and rows[-1]["type"] == "end"
@@ -105,17 +106,17 @@ def test_bench_a_third_party_model_through_the_cli(kws_project, tmp_path):
 def test_garbage_on_the_line_is_skipped(kws_project, tmp_path):
     report = bench(kws_project, port="virtual", runs=60, out=tmp_path,
                    faults=Faults.parse("garbage=0.5,seed=3"), **FAST)
-    assert report.status == "complete" and report.runs["received"] == 60
-    assert report.link["resynced_lines"] + report.link["noise_lines"] > 0
+    assert report.status == "complete" and report.runs.received == 60
+    assert report.link.resynced_lines + report.link.noise_lines > 0
 
 
 def test_dropped_lines_are_counted_not_invented(kws_project, tmp_path):
     report = bench(kws_project, port="virtual", runs=40, out=tmp_path,
                    faults=Faults.parse("drop=6"), **FAST)
     assert report.status == "complete"
-    assert report.runs["lost"] > 0
-    assert report.runs["received"] + report.runs["lost"] == 40
-    assert report.latency["us"]["count"] == report.runs["received"]
+    assert report.runs.lost > 0
+    assert report.runs.received + report.runs.lost == 40
+    assert report.latency.us.count == report.runs.received
 
 
 def test_a_reset_mid_run_is_survived(kws_project, tmp_path):
@@ -123,8 +124,8 @@ def test_a_reset_mid_run_is_survived(kws_project, tmp_path):
     report = bench(kws_project, port="virtual", runs=40, out=tmp_path,
                    faults=Faults.parse("reset=26"), **FAST)
     assert report.status == "complete"
-    assert report.link["resets"] == 1 and report.runs["segments"] == 2
-    assert report.runs["received"] == 40
+    assert report.link.resets == 1 and report.runs.segments == 2
+    assert report.runs.received == 40
     resets = [r for r in _jsonl(report.files["jsonl"]) if r["type"] == "reset"]
     assert len(resets) == 1
 
@@ -312,10 +313,10 @@ def test_every_mismatch_is_counted_when_the_list_is_capped(kws_project, tmp_path
 
     report = bench(kws_project, port="virtual", runs=1, verify=True, samples=8,
                    out=tmp_path, faults=Faults.parse("corrupt=1"), **FAST)
-    assert report.verify["mismatched"] == 8 and report.verify["bitexact"] == 0
-    assert report.selfcheck["passed"] == 0
+    assert report.verify.mismatched == 8 and report.verify.bitexact == 0
+    assert report.selfcheck.passed == 0
     assert MISMATCH_LIST < 60   # the cap applies to the listed indices only
-    assert report.verdict["outputs_match"] is False
+    assert report.verdict.outputs_match is False
 
 
 def test_a_virtual_board_opened_by_its_path_is_labelled_virtual(kws_project, tmp_path):
@@ -323,7 +324,7 @@ def test_a_virtual_board_opened_by_its_path_is_labelled_virtual(kws_project, tmp
     with VirtualBoard(kws_project) as board:
         assert board.port.startswith("/dev/")
         report = bench(kws_project, port=board.port, runs=3, out=tmp_path, **FAST)
-    assert report.source == "virtual" and report.device["target"] == "virtual"
+    assert report.source == "virtual" and report.device.target == "virtual"
     assert json.loads(Path(report.files["json"]).read_text())["source"] == "virtual"
     assert "VIRTUAL BOARD" in Path(report.files["md"]).read_text()
 
@@ -378,9 +379,9 @@ def test_a_board_behind_a_tcp_socket_is_benched_through_a_pyserial_url(kws_proje
             stop.set()
             thread.join(timeout=5)
             server.close()
-    assert report.status == "complete" and report.runs["received"] == 10
+    assert report.status == "complete" and report.runs.received == 10
     assert report.source == "virtual" and report.port.startswith("socket://")
-    assert report.selfcheck["all_bitexact"]
+    assert report.selfcheck.all_bitexact
 
 
 # TensorFlow Lite's own interpreter with its reference kernels (no XNNPACK delegate), in a

@@ -121,9 +121,9 @@ def test_impossible_numbers_are_protocol_errors_not_data(project, tmp_path):
 
     report = _bench(project, tmp_path, lines)
     assert report.status == "complete"
-    assert report.runs["received"] == 5 and report.runs["lost"] == 0
+    assert report.runs.received == 5 and report.runs.lost == 0
     assert report.samples_us == [100, 101, 102, 103, 104]
-    assert report.link["protocol_errors"] == 7
+    assert report.link.protocol_errors == 7
     errors = [r for r in _rows(tmp_path) if r["type"] == "protocol_error"]
     assert len(errors) == 7 and all(r["line"].startswith("edgecnn bench") for r in errors)
     saved = json.loads((tmp_path / "r.json").read_text())
@@ -160,9 +160,9 @@ def test_a_reset_starts_a_new_sequence_that_never_overwrites(tmp_path, project):
     rows = [r for r in _rows(tmp_path) if r["type"] == "bench"]
     keys = [(r["segment"], r["run"]) for r in rows]
     assert len(keys) == len(set(keys))                    # every row its own run
-    assert report.runs["received"] == len(rows) == len(report.samples_us)
-    assert report.runs["received"] + report.runs["lost"] <= 60
-    assert report.runs["segments"] >= 2
+    assert report.runs.received == len(rows) == len(report.samples_us)
+    assert report.runs.received + report.runs.lost <= 60
+    assert report.runs.segments >= 2
 
 
 def test_lost_verify_answers_cost_less_than_the_link_timeout(tmp_path, project):
@@ -171,7 +171,7 @@ def test_lost_verify_answers_cost_less_than_the_link_timeout(tmp_path, project):
                    verify=True, samples=20, out=tmp_path / "r.json",
                    faults=Faults.parse("drop=7"))
     elapsed = time.monotonic() - start
-    assert report.status == "complete" and report.verify["checked"] == 20
+    assert report.status == "complete" and report.verify.checked == 20
     # each lost answer waits for the slowest measured run plus the wire, not 10 s
     assert elapsed < 30, elapsed
 

@@ -60,10 +60,10 @@ def test_bench_drives_the_mlperf_protocol(project, tmp_path):
     report = bench(project, port="virtual", runs=10, warmup=1, out=tmp_path / "r.json")
     m = report.mlperf
     assert report.status == "complete" and report.source == "virtual"
-    assert len(m["windows"]) == 5 and all(w["runs"] == 10 for w in m["windows"])
-    throughputs = sorted(w["throughput"] for w in m["windows"])
-    assert m["median_throughput"] == throughputs[2] > 0
-    assert m["results_match"] and report.verdict["outputs_match"] is True
+    assert len(m.windows) == 5 and all(w.runs == 10 for w in m.windows)
+    throughputs = sorted(w.throughput for w in m.windows)
+    assert m.median_throughput == throughputs[2] > 0
+    assert m.results_match and report.verdict.outputs_match is True
     assert json.loads((tmp_path / "r.json").read_text())["mlperf"]["median_throughput"] > 0
 
 

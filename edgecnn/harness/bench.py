@@ -7,7 +7,7 @@ and also after a failure, marked ``"status": "partial"``.
 Example:
     >>> from edgecnn.harness import bench
     >>> report = bench("nano33ble_edge_cnn", port="virtual", runs=50)      # doctest: +SKIP
-    >>> report.latency["us"]["p50"]                                          # doctest: +SKIP
+    >>> report.latency.us.p50                                          # doctest: +SKIP
     812.0
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,22 @@ from ..runtimes import get_runtime
 from .link import Identification, SerialLink, open_port
 from .project import Project, load_project
 from .protocol import Message, decode_output, infer_command
+from .records import (
+    ArenaFigures,
+    BenchReport,
+    Latency,
+    LinkStats,
+    MlperfFigures,
+    MlperfWindow,
+    OpTiming,
+    Profile,
+    ProjectSummary,
+    Runs,
+    SelfCheck,
+    Stats,
+    Verdict,
+    Verification,
+)
 from .report import report_paths, write_reports
 from .targets import open_target
 
@@ -82,53 +98,6 @@ class _Watchdog:
                 "protocol (rebuild and flash the project)")
 
 
-@dataclass
-class BenchReport:
-    """The figures of one run; ``to_dict()`` is report.json."""
-
-    # "device", "virtual" or "emulator": what the firmware said it runs on ("unknown" until
-    # it answered), never inferred from the port's name
-    source: str = "unknown"
-    status: str = "running"           # "complete" or "partial"
-    error: str | None = None
-    # Do the board's outputs equal the host reference's? {"outputs_match": bool|None, "summary"}
-    verdict: dict = field(default_factory=dict)
-    started: str = ""
-    finished: str = ""
-    port: str = ""
-    project: dict = field(default_factory=dict)
-    device: dict = field(default_factory=dict)
-    arena: dict = field(default_factory=dict)
-    selfcheck: dict = field(default_factory=dict)
-    latency: dict = field(default_factory=dict)
-    runs: dict = field(default_factory=dict)
-    profile: dict = field(default_factory=dict)
-    verify: dict = field(default_factory=dict)
-    # an --protocol mlperf-tiny project: the MLPerf Tiny session (windows, median throughput)
-    mlperf: dict = field(default_factory=dict)
-    link: dict = field(default_factory=dict)
-    files: dict = field(default_factory=dict)
-    samples_us: list[int] = field(default_factory=list, repr=False)
-    samples_cycles: list[int] = field(default_factory=list, repr=False)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("samples_us")
-        d.pop("samples_cycles")
-        return d
-
-
-def latency_stats(values) -> dict:
-    """min/mean/p50/p90/p99/max/std of a list of numbers (empty → {})."""
-    a = np.asarray(values, dtype=np.float64)
-    if a.size == 0:
-        return {}
-    p50, p90, p99 = np.percentile(a, [50, 90, 99])
-    return {"count": int(a.size), "min": float(a.min()), "mean": float(a.mean()),
-            "p50": float(p50), "p90": float(p90), "p99": float(p99), "max": float(a.max()),
-            "std": float(a.std())}
-
-
 def cycle_counter_state(ident, samples) -> tuple[bool, str | None]:
     """Whether the cycle figures are real: the firmware must have a counter, and it must
     advance (a counter that reads 0, as DWT under QEMU, is not a figure)."""
@@ -139,35 +108,34 @@ def cycle_counter_state(ident, samples) -> tuple[bool, str | None]:
     return bool(samples), None
 
 
-def verdict(report: BenchReport) -> dict:
+def verdict(report: BenchReport) -> Verdict:
     """Whether every output compared (self-check vectors, verified samples) equals the host
     reference, in one sentence; ``outputs_match`` is None when nothing was compared."""
-    sc, v = report.selfcheck, report.verify
+    sc, v, mp = report.selfcheck, report.verify, report.mlperf
     parts, compared, differ = [], 0, False
-    if sc.get("total"):
+    if sc is not None and sc.total:
         compared += 1
-        bad = sc["total"] - sc["passed"]
+        bad = sc.total - sc.passed
         differ |= bad > 0
-        parts.append(f"self-check {sc['passed']} of {sc['total']} vectors bit-exact" if not bad
-                     else f"self-check vectors differ on {bad} of {sc['total']}")
-    if v.get("checked"):
+        parts.append(f"self-check {sc.passed} of {sc.total} vectors bit-exact" if not bad
+                     else f"self-check vectors differ on {bad} of {sc.total}")
+    if v is not None and v.checked:
         compared += 1
-        differ |= v["mismatched"] > 0
-        parts.append(f"all {v['checked']} verified outputs bit-exact" if not v["mismatched"]
-                     else f"outputs differ on {v['mismatched']} of {v['checked']} samples, "
-                          f"max {v['max_diff']} step{'s' if v['max_diff'] != 1 else ''}")
-    if report.mlperf.get("windows"):
+        differ |= v.mismatched > 0
+        parts.append(f"all {v.checked} verified outputs bit-exact" if not v.mismatched
+                     else f"outputs differ on {v.mismatched} of {v.checked} samples, "
+                          f"max {v.max_diff} step{'s' if v.max_diff != 1 else ''}")
+    if mp is not None and mp.windows:
         compared += 1
-        ok = report.mlperf["results_match"]
-        differ |= not ok
-        parts.append(f"m-results of all {len(report.mlperf['windows'])} infer windows equal the "
-                     "host reference dequantized to 3 decimals" if ok else
+        differ |= not mp.results_match
+        parts.append(f"m-results of all {len(mp.windows)} infer windows equal the host "
+                     "reference dequantized to 3 decimals" if mp.results_match else
                      "m-results differ from the host reference dequantized to 3 decimals")
     if not compared:
-        return {"outputs_match": None, "summary": "no outputs were compared with the host"}
+        return Verdict(None, "no outputs were compared with the host")
     head = ("OUTPUTS DIFFER from the host reference: " if differ else
             "outputs equal the host reference: ")
-    return {"outputs_match": not differ, "summary": head + "; ".join(parts)}
+    return Verdict(not differ, head + "; ".join(parts))
 
 
 class _Rows:
@@ -250,11 +218,12 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
     finally:
         link.close()
         target.stop()
-        report.link = {"noise_lines": link.noise_lines, "resynced_lines": link.resynced_lines,
-                       "resets": link.resets, "protocol_errors": link.protocol_errors}
+        report.link = LinkStats(link.noise_lines, link.resynced_lines, link.resets,
+                                link.protocol_errors)
         report.finished = _now()
         report.verdict = verdict(report)
-        rows.write("end", status=report.status, error=report.error, verdict=report.verdict)
+        rows.write("end", status=report.status, error=report.error,
+                   verdict=asdict(report.verdict))
         rows.close()
         write_reports(report, out_json)
     return report
@@ -273,17 +242,15 @@ class _Run:
                         .reset_on_open == "dtr-rts" else 2.0)
         self.ident = self.link.identify()
         self._check_identity(self.ident)
-        self.report.device = self.ident.to_dict()
+        self.report.device = self.ident
         self.report.source = self.ident.target
-        self.report.arena = {
-            "allocated_bytes": self.ident.arena_allocated,
-            "used_bytes": self.ident.arena_used,
-            "headroom_bytes": self.ident.arena_allocated - self.ident.arena_used,
-            "planned_need_bytes": self.project.manifest.arena.device_need_bytes,
-            "source": ("virtual: host TFLM recording allocator, corrected to 32-bit, from the "
-                       "build" if self.ident.virtual
-                       else "device: interpreter->arena_used_bytes()"),
-        }
+        self.report.arena = ArenaFigures(
+            allocated_bytes=self.ident.arena_allocated, used_bytes=self.ident.arena_used,
+            headroom_bytes=self.ident.arena_allocated - self.ident.arena_used,
+            planned_need_bytes=self.project.manifest.arena.device_need_bytes,
+            source=("virtual: host TFLM recording allocator, corrected to 32-bit, from the "
+                    "build" if self.ident.virtual
+                    else "device: the runtime's edgecnn_runtime_arena_used()"))
         self.rows.write("identification", **self.ident.to_dict())
 
     def _check_identity(self, ident: Identification) -> None:
@@ -342,10 +309,8 @@ class _Run:
                 if passed is None or total is None or passed > total:
                     self._reject(m, "self-check summary with impossible counts")
                     continue
-                self.report.selfcheck = {
-                    "passed": passed, "total": total,
-                    "received": len(vectors), "source": self.project.vectors.source,
-                    "all_bitexact": passed == total}
+                self.report.selfcheck = SelfCheck(passed, total, len(vectors),
+                                                  self.project.vectors.source, passed == total)
                 return
             elif m.kind == "id":
                 self._recover_from_reset(m)
@@ -406,27 +371,25 @@ class _Run:
         self.report.samples_us = [us[k] for k in order]
         self.report.samples_cycles = [cycles[k] for k in order]
         cycles_ok, why = cycle_counter_state(self.ident, self.report.samples_cycles)
-        self.report.latency = {"us": latency_stats(self.report.samples_us),
-                               "cycles": latency_stats(self.report.samples_cycles)
-                               if cycles_ok else {},
-                               "cycles_unavailable": why,
-                               "source": self.report.source,
-                               "clock": ("host wall clock (time.perf_counter_ns) around TFLM's "
-                                         "Invoke()" if self.report.source == "virtual" else
-                                         "micros() and the cycle counter around Invoke()")}
-        self.report.runs = {"requested": requested, "received": len(order), "lost": lost,
-                            "segments": segments, "warmup": warmup}
+        self.report.latency = Latency(
+            us=Stats.of(self.report.samples_us),
+            cycles=Stats.of(self.report.samples_cycles) if cycles_ok else None,
+            cycles_unavailable=why, source=self.report.source,
+            clock=("host wall clock (time.perf_counter_ns) around TFLM's Invoke()"
+                   if self.report.source == "virtual" else
+                   "the platform's µs clock and the cycle counter around one inference"))
+        self.report.runs = Runs(requested, len(order), lost, segments, warmup)
 
     def profile(self) -> None:
         assert self.ident is not None, "connect() identifies the board first"
         if not self.ident.has_profiler:
-            self.report.profile = {"available": False,
-                                   "reason": ("the virtual board's host interpreter has no "
-                                              "per-op timer" if self.ident.virtual else
-                                              "this board's TFLM library has no profiler hook")}
+            self.report.profile = Profile(False, "the virtual board's host interpreter has no "
+                                                 "per-op timer" if self.ident.virtual else
+                                                 "this board's runtime reports no per-operator "
+                                                 "events")
             return
         self.link.send("profile")
-        ops: list[dict[str, Any]] = []
+        ops: list[OpTiming] = []
         seen: set[int] = set()
         operators = max(1, self.project.manifest.firmware.operators)
         watch = _Watchdog(self.link, "profile", operators)
@@ -441,10 +404,9 @@ class _Run:
                     self._reject(m, "impossible or repeated profile row")
                     continue
                 seen.add(op)
-                row = {"op": op, "tag": str(m.fields.get("tag", "?")), "us": t_us,
-                       "cycles": t_cycles}
-                ops.append(row)
-                self.rows.write("profile", **row)
+                timing = OpTiming(op, str(m.fields.get("tag", "?")), t_us, t_cycles)
+                ops.append(timing)
+                self.rows.write("profile", **asdict(timing))
                 watch.progress()
             elif m.kind == "profile" and "done" in m.words:
                 invoke_us = _checked_int(m, "us", 0, US_LIMIT)
@@ -453,18 +415,16 @@ class _Run:
                 if invoke_us is None or invoke_cycles is None or count is None:
                     self._reject(m, "impossible profile summary")
                     continue
-                total = sum(r["us"] for r in ops)
-                for r in ops:
-                    r["share"] = r["us"] / total if total else 0.0
-                self.report.profile = {"available": True, "ops": ops,
-                                       "invoke_us": invoke_us, "invoke_cycles": invoke_cycles,
-                                       "sum_op_us": total, "complete": len(ops) == count}
+                total = sum(r.us for r in ops)
+                shared = tuple(replace(r, share=r.us / total if total else 0.0) for r in ops)
+                self.report.profile = Profile(True, None, shared, invoke_us, invoke_cycles,
+                                              total, len(ops) == count)
                 return
             elif m.kind == "id":
                 self._recover_from_reset(m)
                 return self.profile()
             elif m.kind == "error":
-                self.report.profile = {"available": False, "reason": m.fields["message"]}
+                self.report.profile = Profile(False, str(m.fields["message"]))
                 return
 
     def verify(self, samples: int | None) -> None:
@@ -492,21 +452,19 @@ class _Run:
 
     def _store_verify(self, results, total, source) -> None:
         labelled = [r for r in results if r["label"] >= 0]
-        self.report.verify = {
-            "source": source, "requested": total, "checked": len(results),
-            "bitexact": sum(r["bitexact"] for r in results),
-            "mismatched": sum(not r["bitexact"] for r in results),   # all of them, always
-            "all_bitexact": bool(results) and all(r["bitexact"] for r in results),
-            "max_diff": max((r["max_diff"] for r in results), default=0),
-            "device_accuracy": (sum(r["device_pred"] == r["label"] for r in labelled)
-                                / len(labelled)) if labelled else None,
-            "host_accuracy": (sum(r["host_pred"] == r["label"] for r in labelled)
-                              / len(labelled)) if labelled else None,
-            # the first MISMATCH_LIST of them by index (the count above is complete)
-            "mismatched_samples": [r["index"] for r in results
-                                   if not r["bitexact"]][:MISMATCH_LIST],
-            "latency_us": latency_stats([r["us"] for r in results]),
-        }
+        self.report.verify = Verification(
+            source=source, requested=total, checked=len(results),
+            bitexact=sum(r["bitexact"] for r in results),
+            mismatched=sum(not r["bitexact"] for r in results),
+            all_bitexact=bool(results) and all(r["bitexact"] for r in results),
+            max_diff=max((r["max_diff"] for r in results), default=0),
+            device_accuracy=(sum(r["device_pred"] == r["label"] for r in labelled)
+                             / len(labelled)) if labelled else None,
+            host_accuracy=(sum(r["host_pred"] == r["label"] for r in labelled)
+                           / len(labelled)) if labelled else None,
+            mismatched_samples=tuple(r["index"] for r in results
+                                     if not r["bitexact"])[:MISMATCH_LIST],
+            latency_us=Stats.of([r["us"] for r in results]))
 
     def _answer_timeout(self, payload_bytes: int, out_bytes: int) -> float:
         """How long an inference answer may take: the slowest measured run plus the bytes on
@@ -607,13 +565,16 @@ class _MlperfLink:
         vendor = session.name or ""
         self.report.source = vendor.removeprefix("edgecnn-") if vendor.startswith(
             "edgecnn-") else "device"
-        self.report.device = {"name": session.name, **session.profile}
-        self.report.mlperf = {**session.to_dict(), "input": source}
-        for i, w in enumerate(session.windows):
-            self.rows.write("mlperf_window", window=i, runs=w.runs, warmup=w.warmup,
-                            elapsed_us=w.elapsed_us, throughput=w.throughput)
-        per_inference = [w.elapsed_us / w.runs for w in session.windows]
-        self.report.mlperf["per_inference_us"] = statistics.median(per_inference)
+        windows = tuple(MlperfWindow(w.runs, w.warmup, w.elapsed_us, w.throughput,
+                                     tuple(w.results)) for w in session.windows)
+        for i, w in enumerate(windows):
+            self.rows.write("mlperf_window", window=i, **asdict(w))
+        self.report.mlperf = MlperfFigures(
+            name=session.name, profile=session.profile, windows=windows,
+            median_throughput=session.median_throughput,
+            per_inference_us=statistics.median(w.elapsed_us / w.runs for w in windows),
+            expected_results=tuple(session.expected_results),
+            results_match=session.results_match, input=source)
 
 
 def _verification_inputs(project: Project, samples: int | None):
@@ -642,13 +603,12 @@ def _verification_inputs(project: Project, samples: int | None):
             f"{project.vectors.source}")
 
 
-def _project_summary(project: Project) -> dict:
+def _project_summary(project: Project) -> ProjectSummary:
     m = project.manifest
-    return {"path": str(project.path), "board": m.board.name, "board_title": m.board.title,
-            "model": m.model.name, "sha256": m.model.sha256, "model_bytes": m.model.bytes,
-            "macs": m.model.macs, "params": m.model.params, "runtime": m.firmware.runtime,
-            "protocol": m.firmware.protocol, "tflm": m.tflm.name, "kernels": m.arena.kernels,
-            "edgecnn_version": m.edgecnn_version}
+    return ProjectSummary(str(project.path), m.board.name, m.board.title, m.model.name,
+                          m.model.sha256, m.model.bytes, m.model.macs, m.model.params,
+                          m.firmware.runtime, m.firmware.protocol, m.tflm.name, m.arena.kernels,
+                          m.edgecnn_version)
 
 
 def _report_path(project: Project, out) -> Path:

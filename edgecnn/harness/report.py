@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..fsutil import atomic_write_bytes, atomic_write_text
+from .records import BenchReport
 
 
 def report_paths(out_json: Path) -> dict[str, Path]:
@@ -18,7 +19,7 @@ def report_paths(out_json: Path) -> dict[str, Path]:
     return paths
 
 
-def write_reports(report, out_json: Path) -> dict:
+def write_reports(report: BenchReport, out_json: Path) -> dict:
     """Write report.json/.csv/.md and the plots beside ``out_json``; return {kind: path}."""
     out_json = Path(out_json)
     paths = report_paths(out_json)
@@ -36,7 +37,7 @@ def write_reports(report, out_json: Path) -> dict:
     return files
 
 
-def samples_csv(report) -> str:
+def samples_csv(report: BenchReport) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["run", "us", "cycles", "source"])
@@ -53,104 +54,115 @@ def _fmt(value, digits=0) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def markdown(report) -> str:
+def markdown(report: BenchReport) -> str:
+    """report.md: the bench's sections, rendered by the page templates every report uses."""
+    from ..reporting.page import Figure, Section, Table, render
+
     p, d = report.project, report.device
     label = {"virtual": "VIRTUAL BOARD (host timings, not a microcontroller)",
              "emulator": "EMULATOR (instruction counts, not device time)"}.get(
-        report.source, f"{p.get('board_title', '')} on {report.port}")
-    lines = [f"# edgecnn bench: {p.get('model', '?')} on {label}", ""]
+        report.source, f"{p.board_title if p else ''} on {report.port}")
+    title = f"edgecnn bench: {p.model if p else '?'} on {label}"
+    lead = []
     if report.verdict:
-        strong = "**" if report.verdict.get("outputs_match") is False else ""
-        lines += [f"{strong}{report.verdict['summary']}{strong}.", ""]
+        strong = "**" if report.verdict.outputs_match is False else ""
+        lead.append(f"{strong}{report.verdict.summary}{strong}.")
     if report.status != "complete":
-        lines += [f"**Partial report**: {report.error}", ""]
-    lines += ["| | |", "|---|---|",
-              f"| source | {report.source} |",
-              f"| board | {d.get('board', '–')} ({d.get('kernels', '–')} kernels, "
-              f"{_fmt(d.get('clock_hz')) + ' Hz' if d.get('clock_hz') else 'host clock'}) |",
-              f"| model | {p.get('model')} · {_fmt(p.get('model_bytes'))} B · "
-              f"sha256 {str(p.get('sha256', ''))[:16]}… |",
-              f"| MACs / params | {_fmt(p.get('macs'))} / {_fmt(p.get('params'))} |",
-              f"| started | {report.started} |", ""]
+        lead.append(f"**Partial report**: {report.error}")
+    clock = f"{_fmt(d.clock_hz)} Hz" if d and d.clock_hz else "host clock"
+    summary = Table(["", ""], [
+        ["source", report.source],
+        ["board", f"{d.board} ({d.kernels} kernels, {clock})" if d else
+         f"{p.board if p else '–'} ({p.kernels if p else '–'} kernels)"],
+        ["model", f"{p.model} · {_fmt(p.model_bytes)} B · sha256 {p.sha256[:16]}…" if p
+         else "–"],
+        ["MACs / params", f"{_fmt(p.macs)} / {_fmt(p.params)}" if p else "–"],
+        ["started", report.started]], align=["l", "l"])
+    sections = [Section("Run", [], [summary])]
     a = report.arena
     if a:
-        lines += ["## Tensor arena", "", "| allocated | used | headroom | planned need |",
-                  "|---:|---:|---:|---:|",
-                  f"| {_fmt(a['allocated_bytes'])} B | {_fmt(a['used_bytes'])} B | "
-                  f"{_fmt(a['headroom_bytes'])} B | {_fmt(a['planned_need_bytes'])} B |", "",
-                  f"Source: {a['source']}.", ""]
-    lat = report.latency
-    if lat.get("us"):
-        r = report.runs
-        lines += ["## Latency", "",
-                  f"{r['received']} of {r['requested']} timed runs received "
-                  f"({r['lost']} lost, {r['warmup']} warm-up), {lat['clock']}.", "",
-                  "| | min | mean | p50 | p90 | p99 | max |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for unit in ("us", "cycles"):
-            s = lat.get(unit)
-            if s:
-                lines.append(f"| {unit} | " + " | ".join(_fmt(s[k]) for k in
-                                                         ("min", "mean", "p50", "p90", "p99",
-                                                          "max")) + " |")
-        if "latency_png" in report.files:
-            lines += ["", f"![latency histogram]({Path(report.files['latency_png']).name})"]
-        lines.append("")
+        sections.append(Section("Tensor arena", [f"Source: {a.source}."], [Table(
+            ["allocated", "used", "headroom", "planned need"],
+            [[f"{_fmt(a.allocated_bytes)} B", f"{_fmt(a.used_bytes)} B",
+              f"{_fmt(a.headroom_bytes)} B", f"{_fmt(a.planned_need_bytes)} B"]],
+            align=["r"] * 4)]))
+    lat, r = report.latency, report.runs
+    if lat and lat.us and r:
+        rows = [[unit] + [_fmt(getattr(s, k)) for k in ("min", "mean", "p50", "p90", "p99",
+                                                         "max")]
+                for unit, s in (("us", lat.us), ("cycles", lat.cycles)) if s]
+        figures = ([Figure(Path(report.files["latency_png"]).name, "latency histogram")]
+                   if "latency_png" in report.files else [])
+        sections.append(Section("Latency", [
+            f"{r.received} of {r.requested} timed runs received ({r.lost} lost, {r.warmup} "
+            f"warm-up), {lat.clock}."],
+            [Table(["", "min", "mean", "p50", "p90", "p99", "max"], rows)], figures))
+    mp = report.mlperf
+    if mp:
+        sections.append(Section("MLPerf Tiny (performance mode)", [
+            f"DUT {mp.name}, model {mp.profile.get('model', '?')}; median throughput "
+            f"{mp.median_throughput:,.2f} inferences/s ({mp.per_inference_us:,.0f} µs each, by "
+            f"the DUT's m-lap-us clock); results {'equal' if mp.results_match else 'DIFFER FROM'}"
+            f" the host reference dequantized to 3 decimals. Input: {mp.input}."],
+            [Table(["window", "inferences", "µs", "inferences/s"],
+                   [[str(i), str(w.runs), _fmt(w.elapsed_us), f"{w.throughput:,.2f}"]
+                    for i, w in enumerate(mp.windows)])]))
     sc = report.selfcheck
     if sc:
-        lines += ["## Self-check", "",
-                  f"{sc['passed']} of {sc['total']} embedded test vectors bit-exact with the "
-                  f"host TFLM interpreter ({sc['source']}).", ""]
+        sections.append(Section("Self-check", [
+            f"{sc.passed} of {sc.total} embedded test vectors bit-exact with the host TFLM "
+            f"interpreter ({sc.source})."]))
     prof = report.profile
     if prof:
-        lines += ["## Per-op profile", ""]
-        if prof.get("available"):
-            lines += ["| # | op | µs | cycles | share |", "|---:|---|---:|---:|---:|"]
-            lines += [f"| {r['op']} | {r['tag']} | {_fmt(r['us'])} | {_fmt(r['cycles'])} | "
-                      f"{r['share'] * 100:.1f} % |" for r in prof["ops"]]
-            if "profile_png" in report.files:
-                lines += ["", f"![per-op profile]({Path(report.files['profile_png']).name})"]
+        if prof.available:
+            figures = ([Figure(Path(report.files["profile_png"]).name, "per-op profile")]
+                       if "profile_png" in report.files else [])
+            sections.append(Section("Per-op profile", [], [Table(
+                ["#", "op", "µs", "cycles", "share"],
+                [[str(o.op), o.tag, _fmt(o.us), _fmt(o.cycles), f"{o.share * 100:.1f} %"]
+                 for o in prof.ops], align=["r", "l", "r", "r", "r"])], figures))
         else:
-            lines.append(f"Not available: {prof.get('reason')}.")
-        lines.append("")
+            sections.append(Section("Per-op profile", [f"Not available: {prof.reason}."]))
     v = report.verify
     if v:
-        acc = (f"; accuracy on the board {v['device_accuracy'] * 100:.2f} % (host "
-               f"{v['host_accuracy'] * 100:.2f} %)" if v.get("device_accuracy") is not None
+        acc = (f"; accuracy on the board {v.device_accuracy * 100:.2f} % (host "
+               f"{(v.host_accuracy or 0) * 100:.2f} %)" if v.device_accuracy is not None
                else "")
-        lines += ["## Verification", "",
-                  f"{v['bitexact']} of {v['checked']} outputs bit-exact with the host TFLM "
-                  f"interpreter, {v['mismatched']} differ (max difference {v['max_diff']})"
-                  f"{acc}. Inputs: {v['source']}.", ""]
-        if v["mismatched"]:
-            listed = v["mismatched_samples"]
-            lines += [f"Differing samples (first {len(listed)} of {v['mismatched']}): "
-                      + ", ".join(map(str, listed)), ""]
+        text = [f"{v.bitexact} of {v.checked} outputs bit-exact with the host TFLM "
+                f"interpreter, {v.mismatched} differ (max difference {v.max_diff}){acc}. "
+                f"Inputs: {v.source}."]
+        if v.mismatched:
+            text.append(f"Differing samples (first {len(v.mismatched_samples)} of "
+                        f"{v.mismatched}): " + ", ".join(map(str, v.mismatched_samples)))
+        sections.append(Section("Verification", text))
     link = report.link
     if link:
-        lines += [f"Link: {link.get('noise_lines', 0)} noise lines skipped, "
-                  f"{link.get('resynced_lines', 0)} lines recovered from behind noise, "
-                  f"{link.get('resets', 0)} board resets survived.", ""]
-    return "\n".join(lines)
+        sections.append(Section("Link", [
+            f"{link.noise_lines} noise lines skipped, {link.resynced_lines} lines recovered "
+            f"from behind noise, {link.resets} board resets survived, {link.protocol_errors} "
+            "protocol errors."]))
+    return render("md", title, " ".join(lead), sections)
 
 
-def _plots(report, paths: dict[str, Path]) -> dict:
+def _plots(report: BenchReport, paths: dict[str, Path]) -> dict:
     """PNG plots (the report module's matplotlib figures); returns the files written."""
-    if not report.samples_us and not report.profile.get("available"):
+    if not report.samples_us and not (report.profile and report.profile.available):
         return {}
     from ..reporting import figures as F
 
     written = {}
     tag = " (virtual board: host timings)" if report.source == "virtual" else ""
-    if report.samples_us:
-        stats = report.latency["us"]
-        fig = F.histogram(report.samples_us, {k: stats[k] for k in ("p50", "p90", "p99")},
-                          "Invoke() latency (µs)", f"{report.project.get('model', '')}: "
-                          f"{len(report.samples_us)} runs{tag}")
+    if report.samples_us and report.latency and report.latency.us:
+        stats = report.latency.us
+        model = report.project.model if report.project else ""
+        fig = F.histogram([float(x) for x in report.samples_us],
+                          {k: getattr(stats, k) for k in ("p50", "p90", "p99")},
+                          "Invoke() latency (µs)", f"{model}: {len(report.samples_us)} runs{tag}")
         written["latency_png"] = str(paths["latency_png"])
         atomic_write_bytes(written["latency_png"], F.png_bytes(fig))
-    if report.profile.get("available"):
-        ops = report.profile["ops"]
-        fig = F.layer_bars([f"{r['op']} {r['tag']}" for r in ops], [r["us"] for r in ops],
+    if report.profile and report.profile.available:
+        ops = report.profile.ops
+        fig = F.layer_bars([f"{r.op} {r.tag}" for r in ops], [r.us for r in ops],
                            "µs per operator", f"per-op profile{tag}")
         written["profile_png"] = str(paths["profile_png"])
         atomic_write_bytes(written["profile_png"], F.png_bytes(fig))

@@ -64,20 +64,9 @@ class Page:
         (self.staged / name).write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
 
     def publish(self, data: dict) -> Path:
-        import jinja2
-
-        from ..resources import resource_dir
-
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-            autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
-                                                default_for_string=False))
-        context = {"title": self.title, "subtitle": self.subtitle, "sections": self.sections}
-        (self.staged / "report.html").write_text(
-            env.get_template("report_page.html.j2").render(**context))
-        (self.staged / "report.md").write_text(
-            env.get_template("report_page.md.j2").render(**context))
+        for kind in ("html", "md"):
+            (self.staged / f"report.{kind}").write_text(
+                render(kind, self.title, self.subtitle, self.sections))
         self.write_json(MARKER, {"generator": "edgecnn", **data})
         move_folder_into_place(self.staged, self.out, self.force, is_ours=_is_report,
                                kind="report")
@@ -85,6 +74,22 @@ class Page:
 
     def discard(self) -> None:
         shutil.rmtree(self.staged, ignore_errors=True)
+
+
+def render(kind: str, title: str, subtitle: str, sections: list[Section]) -> str:
+    """A page as ``"html"`` or ``"md"``: every edgecnn report (model, comparison, bench) is
+    rendered by these two templates."""
+    import jinja2
+
+    from ..resources import resource_dir
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
+                                            default_for_string=False))
+    return env.get_template(f"report_page.{kind}.j2").render(
+        title=title, subtitle=subtitle, sections=sections)
 
 
 def _is_report(path: Path) -> bool:
