@@ -186,20 +186,11 @@ def _train(ds, arch, params, epochs, batch_size, patience, augment, seed, out, q
            alpha=None, pretrained=None, fine_tune=0, image_size=None, data_dir=None,
            force=False):
     from .console import keras_verbosity
-    from .errors import ArchitectureError
     from .train import TrainConfig, train
+    from .zoo import arch_params as wanted_params
 
-    arch_params = _parse_params(params)
-    if alpha is not None:
-        arch_params["alpha"] = alpha
-    if pretrained is not None:
-        arch_params["pretrained"] = pretrained
-    if image_size and arch == "mobilenet_v2":
-        arch_params["image_size"] = tuple(image_size)
-    elif image_size and not data_dir:
-        raise ArchitectureError("--image-size resizes folder images (--data DIR), or sets "
-                                "mobilenet_v2's input size; other architectures take the data "
-                                "set's own size")
+    arch_params = wanted_params(arch, _parse_params(params), alpha=alpha, pretrained=pretrained,
+                                image_size=image_size, resizes_images=bool(data_dir))
     config = TrainConfig(epochs=epochs, batch_size=batch_size, patience=patience,
                          augment=augment, seed=seed, arch_params=arch_params,
                          verbose=0 if quiet else keras_verbosity(), fine_tune=fine_tune)

@@ -240,6 +240,28 @@ ARCHITECTURES = {a.name: a for a in (
 DEFAULT_ARCH = "edge_cnn"
 
 
+def arch_params(arch: str, params: dict, *, alpha: float | None = None,
+                pretrained: str | None = None, image_size: tuple[int, int] | None = None,
+                resizes_images: bool = False) -> dict:
+    """The architecture parameters the training options ask for. ``image_size`` is the
+    architecture's input size when it takes one (mobilenet_v2 resizes inside the model);
+    otherwise it must be the size folder images are resized to (``resizes_images``)."""
+    params = dict(params)
+    if alpha is not None:
+        params["alpha"] = alpha
+    if pretrained is not None:
+        params["pretrained"] = pretrained
+    takes_size = arch in ARCHITECTURES and "image_size" in ARCHITECTURES[arch].defaults
+    if image_size and takes_size:
+        params["image_size"] = tuple(image_size)
+    elif image_size and not resizes_images:
+        sized = [a for a, spec in ARCHITECTURES.items() if "image_size" in spec.defaults]
+        raise ArchitectureError(f"--image-size resizes folder images (--data DIR), or sets the "
+                                f"input size of {', '.join(sized)}; {arch} takes the data "
+                                "set's own size")
+    return params
+
+
 def build_model(arch: str, input_shape, num_classes: int, **params):
     """Build an uncompiled Keras model for ``arch``; ``params`` override the defaults."""
     import keras

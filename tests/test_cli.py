@@ -116,3 +116,12 @@ def test_models_and_boards_commands():
     assert proc.returncode == 0, proc.stderr
     assert "51,818" in proc.stdout  # edge_cnn, as computed by hand in test_zoo_quantize
     assert run_cli("boards").stdout.count("PlatformIO") == 2
+
+
+def test_image_size_is_refused_where_nothing_uses_it(tmp_path):
+    """--image-size sets mobilenet_v2's input size or resizes folder images; for another
+    architecture on a named data set it is one line, exit 2, and nothing is trained."""
+    proc = run_cli("train", "--arch", "edge_cnn", "--image-size", "32", "--out",
+                   str(tmp_path / "m.keras"))
+    assert proc.returncode == 2 and "--image-size" in proc.stderr
+    assert "mobilenet_v2" in proc.stderr and not (tmp_path / "m.keras").exists()
