@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .tflite_model import Operator, TfliteModel, read_tflite
@@ -93,9 +93,12 @@ class Analysis:
     arena: ArenaFigures | None
     keras: dict | None = None
     notes: list[str] = field(default_factory=list)
+    # the model itself, for runtimes that plan from it (not part of the report)
+    tflite: TfliteModel | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = asdict(replace(self, tflite=None))
+        d.pop("tflite")
         if self.arena is not None:
             d["arena"]["host"].pop("raw", None)
         return d
@@ -127,7 +130,7 @@ def analyze(model: str | Path | bytes | TfliteModel, keras_model: str | Path | N
     if m.subgraph_count > 1:
         notes.append(f"the model has {m.subgraph_count} subgraphs; only the first is analyzed")
     return Analysis(
-        model_path=path, sha256=m.sha256, flash_bytes=m.size, kind=m.kind,
+        tflite=m, model_path=path, sha256=m.sha256, flash_bytes=m.size, kind=m.kind,
         schema_version=m.schema_version,
         inputs=[_info(m.tensors[i]) for i in m.inputs],
         outputs=[_info(m.tensors[i]) for i in m.outputs],

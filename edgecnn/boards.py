@@ -24,7 +24,7 @@ KNOWN_APIS = {"tflm-2023", "error-reporter-2022"}
 KNOWN_KERNELS = {"reference", "cmsis-nn", "esp-nn"}
 KNOWN_CYCLE_COUNTERS = {"dwt", "ccount", "none"}
 KNOWN_PROFILERS = {"interface", "none"}
-KNOWN_RUNTIMES = {"tflm"}
+KNOWN_RUNTIMES = {"tflm", "native"}
 KNOWN_TARGETS = {"device"}
 CYCLE_COUNTER_MACROS = {"dwt": "EDGECNN_CYCLES_DWT", "ccount": "EDGECNN_CYCLES_CCOUNT",
                         "none": "EDGECNN_CYCLES_NONE"}

@@ -72,7 +72,7 @@ def boards_cmd():
 @click.option("--flash", "then_flash", is_flag=True,
               help="Then build and upload it with PlatformIO (like `edgecnn flash`).")
 @click.option("--port", help="With --flash: the upload port (default: PlatformIO finds it).")
-@click.option("--runtime", type=click.Choice(["tflm"]), default=None,
+@click.option("--runtime", type=click.Choice(["tflm", "native"]), default=None,
               help="Inference runtime (default: the board's first; see `edgecnn boards`).")
 @click.option("--protocol", type=click.Choice(["edgecnn", "mlperf-tiny"]), default="edgecnn",
               show_default=True, help="What the firmware speaks on its serial port: edgecnn's "

@@ -48,6 +48,17 @@ class Tensor:
     scales: tuple[float, ...]
     zero_points: tuple[int, ...]
     is_constant: bool
+    data: bytes | None = field(default=None, repr=False)   # a constant's bytes
+
+    def values(self) -> np.ndarray:
+        """A constant's values, shaped (``ModelFileError`` when the tensor has no data)."""
+        if self.data is None:
+            raise ModelFileError(f"tensor {self.name!r} has no constant data")
+        flat = np.frombuffer(self.data, dtype=np.dtype(self.dtype))
+        if flat.size != self.elements:
+            raise ModelFileError(f"tensor {self.name!r} holds {flat.size} values, its shape "
+                                 f"{self.shape} needs {self.elements}")
+        return flat.reshape(self.shape)
 
     @property
     def elements(self) -> int:
@@ -169,8 +180,13 @@ def _parse(data: bytes) -> TfliteModel:
         has_data = buf is not None and ((buf.data is not None and len(buf.data) > 0)
                                         or (buf.size or 0) > 0)
         shape = _ints(t.shape)
+        raw = None
+        if buf is not None and buf.data is not None and len(buf.data) > 0:
+            raw = bytes(buf.data)
+        elif buf is not None and (buf.size or 0) > 0 and (buf.offset or 0) > 1:
+            raw = bytes(data[buf.offset:buf.offset + buf.size])   # stored after the flatbuffer
         tensors.append(Tensor(i, (t.name or b"").decode(errors="replace"), shape, dtype,
-                              itemsize, scales, zps, bool(has_data)))
+                              itemsize, scales, zps, bool(has_data), raw))
     operators = []
     for i, op in enumerate(sg.operators or []):
         if op.opcodeIndex >= len(op_codes):

@@ -248,9 +248,11 @@ class _Run:
             allocated_bytes=self.ident.arena_allocated, used_bytes=self.ident.arena_used,
             headroom_bytes=self.ident.arena_allocated - self.ident.arena_used,
             planned_need_bytes=self.project.manifest.arena.device_need_bytes,
-            source=("virtual: host TFLM recording allocator, corrected to 32-bit, from the "
+            source=("the firmware's static memory plan (native runtime)"
+                    if self.project.manifest.firmware.runtime == "native" else
+                    "virtual: host TFLM recording allocator, corrected to 32-bit, from the "
                     "build" if self.ident.virtual
-                    else "device: the runtime's edgecnn_runtime_arena_used()"))
+                    else "device: interpreter->arena_used_bytes()"))
         self.rows.write("identification", **self.ident.to_dict())
 
     def _check_identity(self, ident: Identification) -> None:
@@ -594,13 +596,25 @@ def _verification_inputs(project: Project, samples: int | None):
         q = model_in.quant.quantize(ds.x_test[:n], model_in.dtype)
         return ([s.reshape(shape) for s in q], [int(y) for y in ds.y_test[:n]],
                 f"{n} samples of the {ds.name} test split")
-    vectors = project.vectors.vectors[:samples] if samples else project.vectors.vectors
-    if not vectors:
+    vectors = list(project.vectors.vectors)
+    if not vectors and not samples:
         raise EdgecnnError("nothing to verify with: the project has no data set and no test "
                            "vectors")
-    return ([np.asarray(v.input, dtype=dtype).reshape(shape) for v in vectors],
-            [v.label for v in vectors], f"the project's test vectors: "
-            f"{project.vectors.source}")
+    inputs = [np.asarray(v.input, dtype=dtype).reshape(shape) for v in vectors]
+    labels = [v.label for v in vectors]
+    source = f"the project's test vectors: {project.vectors.source}"
+    if samples is not None and samples > len(inputs):
+        # A model without data: more inputs than the test vectors are uniform random ones
+        # (seeded), which prove bit-exactness as well as real ones do.
+        extra = samples - len(inputs)
+        info = np.iinfo(dtype)
+        rng = np.random.default_rng(0)
+        inputs += [rng.integers(info.min, info.max + 1, shape).astype(dtype)
+                   for _ in range(extra)]
+        labels += [-1] * extra
+        source += f", then {extra} uniform random {dtype.name} inputs (seed 0)"
+    n = len(inputs) if samples is None else min(samples, len(inputs))
+    return inputs[:n], labels[:n], source
 
 
 def _project_summary(project: Project) -> ProjectSummary:

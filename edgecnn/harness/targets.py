@@ -61,7 +61,16 @@ class VirtualTarget:
 
 
 def open_target(project: Project, port: str | None, faults=None) -> Target:
-    """The target ``--port`` names: ``virtual``, a port or URL, or None (find the board)."""
+    """The target ``--port`` names: ``virtual``, a port or URL, or None (find the board).
+
+    The virtual board of a native-runtime project is the project's own firmware compiled for
+    this computer (``hostfirmware.py``); of a TFLM project (whose library cannot be compiled
+    here), the Python virtual board with TFLM's host interpreter. Injected faults need the
+    latter."""
+    if port == "virtual" and project.manifest.firmware.runtime == "native" and faults is None:
+        from .hostfirmware import HostFirmware
+
+        return HostFirmware(project)
     if port == "virtual":
         return VirtualTarget(project, faults)
     if faults is not None:

@@ -4,7 +4,8 @@ A runtime says which models and boards it supports, plans the memory a model nee
 firmware sources that implement ``firmware/edgecnn_runtime.h`` for it, renders the data its
 sources need (the ``runtime`` part of the template context), and gives the host reference the
 board's outputs are verified against. Boards list the runtimes they support (``runtimes`` in
-``boards/*.toml``). Today: TFLite Micro (:mod:`edgecnn.runtimes.tflm`).
+``boards/*.toml``). Today: TFLite Micro (:mod:`edgecnn.runtimes.tflm`) and edgecnn's own C
+runtime (:mod:`edgecnn.runtimes.native`).
 
 A new runtime is a module here with a class like :class:`TflmRuntime`, registered in
 ``RUNTIMES``, and its C sources in ``firmware/``.
@@ -75,6 +76,7 @@ def runtime_for(board: Board, name: str | None = None) -> Runtime:
     return get_runtime(name)
 
 
-from .tflm import TflmRuntime  # noqa: E402  (the registry names the implementations)
+from .native import NativeRuntime  # noqa: E402  (the registry names the implementations)
+from .tflm import TflmRuntime  # noqa: E402
 
-RUNTIMES: dict[str, type] = {"tflm": TflmRuntime}
+RUNTIMES: dict[str, type] = {"tflm": TflmRuntime, "native": NativeRuntime}

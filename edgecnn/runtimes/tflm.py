@@ -30,10 +30,12 @@ class TflmContext:
     kernels: str
     library: str
     library_version: str
+    lib_deps: tuple[str, ...]
     header: str                 # the Arduino library's umbrella header
     api_2022: bool              # MicroInterpreter takes an ErrorReporter* (2022 API)
     op_events: bool             # MicroInterpreter takes a MicroProfilerInterface* (2023 API)
     ops: tuple[OpRegistration, ...]
+    embeds_flatbuffer: bool = True   # the interpreter reads the .tflite from flash
 
 
 class TflmRuntime:
@@ -58,7 +60,8 @@ class TflmRuntime:
         lib = board.tflm
         return TflmContext(
             title=f"{self.title} ({lib.library}, {lib.kernels} kernels)", kernels=lib.kernels,
-            library=lib.library, library_version=lib.version, header=lib.header,
+            library=lib.library, library_version=lib.version, lib_deps=tuple(lib.lib_deps),
+            header=lib.header,
             api_2022=lib.api == "error-reporter-2022", op_events=lib.op_profiler,
             ops=tuple(OpRegistration(name, lib.ops[name]) for name, _ in analysis.ops))
 

@@ -1,0 +1,388 @@
+"""edgecnn's own runtime: the int8 graph lowered on the host to plain C99 data (weights, biases,
+per-channel multipliers and shifts, one parameter struct per layer, arena offsets) that a small
+dispatcher (``firmware/edgecnn_runtime_native.cpp``) runs through the kernels of
+``firmware/edgecnn_kernels.c``: no flatbuffer, no interpreter, no allocation.
+
+Every quantization constant is computed here exactly as TFLM computes it at Prepare time (the
+same float32/double conversions, ``QuantizeMultiplier``'s frexp and round-half-away), so that
+the kernels reproduce TFLM's reference kernels bit for bit. Tensor memory is planned statically
+over tensor lifetimes (a greedy first fit, largest first; RESHAPE shares its input's bytes).
+
+Example:
+    >>> plan = lower(read_tflite("kws_ref_model.tflite"))     # doctest: +SKIP
+    >>> plan.arena_bytes                                        # doctest: +SKIP
+    16000
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..boards import Board
+from ..errors import UnsupportedModelError
+from ..fit import ArenaPlan
+from ..tflite_model import Operator, Tensor, TfliteModel
+
+SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
+             "MAX_POOL_2D", "ADD", "SOFTMAX", "RESHAPE")
+ALIGN = 16
+# TFLite's ActivationFunctionType
+_RELU, _RELU_N1_TO_1, _RELU6 = 1, 2, 3
+
+
+# --- TFLM's quantization arithmetic, in Python --------------------------------------------------
+
+def _round_half_away(x: float) -> int:
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def quantize_multiplier(m: float) -> tuple[int, int]:
+    """tflite::QuantizeMultiplier: (Q0.31 significand, power-of-two exponent)."""
+    if m == 0.0:
+        return 0, 0
+    q, shift = math.frexp(m)
+    q_fixed = _round_half_away(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    if shift > 30:
+        return (1 << 31) - 1, 30
+    return q_fixed, shift
+
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))
+
+
+def activation_range(activation: int, scale: float, zero_point: int) -> tuple[int, int]:
+    """tflite::CalculateActivationRangeQuantized for int8 (float32 division, as TFLM)."""
+    def q(f: float) -> int:
+        return zero_point + _round_half_away(float(np.float32(f) / np.float32(scale)))
+    lo, hi = -128, 127
+    if activation == _RELU:
+        return max(lo, q(0.0)), hi
+    if activation == _RELU6:
+        return max(lo, q(0.0)), min(hi, q(6.0))
+    if activation == _RELU_N1_TO_1:
+        return max(lo, q(-1.0)), min(hi, q(1.0))
+    if activation != 0:
+        raise UnsupportedModelError(f"fused activation {activation} is not supported by the "
+                                    "native runtime")
+    return lo, hi
+
+
+def _padding(padding: int, stride: int, dilation: int, size: int, filt: int, out: int) -> int:
+    """tflite::ComputePaddingWithOffset (the top/left part)."""
+    effective = (filt - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2
+
+
+# --- the lowered graph ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ConstArray:
+    name: str
+    ctype: str          # int8_t or int32_t
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: int
+    op: str             # the builtin, e.g. CONV_2D
+    kernel: str         # the C kernel's family: conv, depthwise, fully_connected, ...
+    params_type: str    # the C struct
+    fields: tuple[str, ...]     # its initializer, in field order
+    arrays: tuple[ConstArray, ...]
+    input1: int         # arena offsets (-1: none)
+    input2: int
+    constant2: str      # name of a constant second input (ADD), "" when none
+    output: int
+
+
+@dataclass
+class NativePlan:
+    layers: list[Layer]
+    arena_bytes: int                  # the plan's peak, 16-byte multiple
+    offsets: dict[int, int]           # tensor index -> arena offset
+    input: Tensor
+    output: Tensor
+    input_offset: int
+    output_offset: int
+    weight_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def unsupported_ops(m: TfliteModel) -> list[str]:
+    return sorted({op.opcode.name for op in m.operators if op.opcode.name not in SUPPORTED})
+
+
+def _check(m: TfliteModel) -> None:
+    bad = unsupported_ops(m)
+    if bad:
+        raise UnsupportedModelError(
+            f"the native runtime has no kernel for {', '.join(bad)} (it runs "
+            f"{', '.join(SUPPORTED)}); build with --runtime tflm")
+    for t in (m.input_tensor(), m.output_tensor()):
+        if t.dtype != "int8":
+            raise UnsupportedModelError(f"the native runtime needs int8 input and output "
+                                        f"tensors, not {t.dtype}; quantize with "
+                                        "`edgecnn quantize` or build with --runtime tflm")
+    for op in m.operators:
+        for i in (*op.inputs, *op.outputs):
+            if i >= 0 and m.tensors[i].dtype not in ("int8", "int32") and not (
+                    op.opcode.name == "RESHAPE" and m.tensors[i].dtype == "int32"):
+                raise UnsupportedModelError(f"layer {op.index} ({op.opcode.name}) has a "
+                                            f"{m.tensors[i].dtype} tensor; the native runtime "
+                                            "runs full-integer int8 models")
+
+
+def _plan_memory(m: TfliteModel) -> tuple[dict[int, int], int]:
+    """Arena offsets for every activation tensor: greedy first fit over lifetimes."""
+    alias: dict[int, int] = {}
+    for op in m.operators:
+        if op.opcode.name == "RESHAPE":
+            alias[op.outputs[0]] = alias.get(op.inputs[0], op.inputs[0])
+
+    def root(t: int) -> int:
+        return alias.get(t, t)
+
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for t in m.inputs:
+        first[root(t)] = -1
+    for op in m.operators:
+        for t in op.inputs:
+            if t >= 0 and not m.tensors[t].is_constant:
+                r = root(t)
+                first.setdefault(r, op.index)
+                last[r] = max(last.get(r, op.index), op.index)
+        for t in op.outputs:
+            r = root(t)
+            first.setdefault(r, op.index)
+            last[r] = max(last.get(r, op.index), op.index)
+    for t in m.outputs:
+        last[root(t)] = len(m.operators)
+    order = sorted(first, key=lambda t: (-m.tensors[t].nbytes, first[t]))
+    placed: list[tuple[int, int, int, int]] = []     # (offset, end, first, last)
+    offsets: dict[int, int] = {}
+    for t in order:
+        size = -(-m.tensors[t].nbytes // ALIGN) * ALIGN
+        lo, hi = first[t], last.get(t, first[t])
+        busy = sorted((o, e) for o, e, f, la in placed if not (la < lo or hi < f))
+        offset = 0
+        for o, e in busy:
+            if offset + size <= o:
+                break
+            offset = max(offset, e)
+        offsets[t] = offset
+        placed.append((offset, offset + size, lo, hi))
+    for t, r in alias.items():
+        offsets[t] = offsets[r]
+    peak = max((e for _, e, _, _ in placed), default=0)
+    return offsets, peak
+
+
+def lower(m: TfliteModel) -> NativePlan:
+    """The model as native layers, or ``UnsupportedModelError`` naming what is missing."""
+    _check(m)
+    offsets, peak = _plan_memory(m)
+    layers = []
+    weight_bytes = 0
+    for op in m.operators:
+        layer = _lower_op(m, op, offsets)
+        weight_bytes += sum(len(a.values) * (1 if a.ctype == "int8_t" else 4)
+                            for a in layer.arrays)
+        layers.append(layer)
+    inp, out = m.input_tensor(), m.output_tensor()
+    return NativePlan(layers, peak, offsets, inp, out, offsets[m.inputs[0]],
+                      offsets[m.outputs[0]], weight_bytes)
+
+
+def _q(t: Tensor) -> tuple[float, int]:
+    return (t.scales[0] if t.scales else 0.0), (t.zero_points[0] if t.zero_points else 0)
+
+
+def _arr(name: str, ctype: str, values) -> ConstArray:
+    return ConstArray(name, ctype, tuple(int(v) for v in np.asarray(values).reshape(-1)))
+
+
+def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    name, o = op.opcode.name, op.options
+    T = m.tensors
+    x, y = T[op.inputs[0]], T[op.outputs[0]]
+    in_scale, in_zp = _q(x)
+    out_scale, out_zp = _q(y)
+    prefix = f"l{op.index}"
+    fields: tuple[object, ...]
+    arrays: list[ConstArray]
+    in1 = offsets.get(op.inputs[0], -1)
+    out = offsets[op.outputs[0]]
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        w = T[op.inputs[1]]
+        b = T[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        _, in_h, in_w, in_c = x.shape
+        _, out_h, out_w, out_c = y.shape
+        k_h, k_w = w.shape[1], w.shape[2]
+        if name == "CONV_2D" and w.shape[3] != in_c:
+            raise UnsupportedModelError(f"layer {op.index}: grouped CONV_2D is not supported by "
+                                        "the native runtime")
+        sh, sw = o.get("strideH", 1), o.get("strideW", 1)
+        dh, dw = o.get("dilationHFactor", 1) or 1, o.get("dilationWFactor", 1) or 1
+        mult = out_c // in_c if name == "DEPTHWISE_CONV_2D" else 1
+        scales = w.scales if len(w.scales) > 1 else w.scales * out_c
+        ms = [quantize_multiplier(in_scale * s / out_scale) for s in scales]
+        act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+        arrays = [_arr(f"{prefix}_weights", "int8_t", w.values()),
+                  _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
+                  _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
+        if b is not None:
+            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
+        fields = (in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, sh, sw, dh, dw,
+                  _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
+                  _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
+                  act[0], act[1], f"{prefix}_weights", f"{prefix}_bias" if b is not None
+                  else "NULL", f"{prefix}_multiplier", f"{prefix}_shift")
+        kernel = "conv" if name == "CONV_2D" else "depthwise_conv"
+        return Layer(op.index, name, kernel, "EdgecnnConvParams", tuple(map(str, fields)),
+                     tuple(arrays), in1, -1, "", out)
+    if name == "FULLY_CONNECTED":
+        w = T[op.inputs[1]]
+        b = T[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        out_depth, in_depth = w.shape
+        batches = x.elements // in_depth
+        scales = w.scales if len(w.scales) > 1 else w.scales * out_depth
+        ms = [quantize_multiplier(in_scale * s / out_scale) for s in scales]
+        act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+        arrays = [_arr(f"{prefix}_weights", "int8_t", w.values()),
+                  _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
+                  _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
+        if b is not None:
+            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
+        w_zp = w.zero_points[0] if w.zero_points else 0
+        fields = (batches, in_depth, out_depth, -in_zp, -w_zp, out_zp, act[0], act[1],
+                  f"{prefix}_weights", f"{prefix}_bias" if b is not None else "NULL",
+                  f"{prefix}_multiplier", f"{prefix}_shift")
+        return Layer(op.index, name, "fully_connected", "EdgecnnFullyConnectedParams",
+                     tuple(map(str, fields)), tuple(arrays), in1, -1, "", out)
+    if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        _, in_h, in_w, ch = x.shape
+        _, out_h, out_w, _ = y.shape
+        k_h, k_w = o.get("filterHeight", 1), o.get("filterWidth", 1)
+        sh, sw = o.get("strideH", 1), o.get("strideW", 1)
+        act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+        fields = (in_h, in_w, ch, out_h, out_w, k_h, k_w, sh, sw,
+                  _padding(o.get("padding", 0), sh, 1, in_h, k_h, out_h),
+                  _padding(o.get("padding", 0), sw, 1, in_w, k_w, out_w), act[0], act[1])
+        kernel = "average_pool" if name == "AVERAGE_POOL_2D" else "max_pool"
+        return Layer(op.index, name, kernel, "EdgecnnPoolParams", tuple(map(str, fields)), (),
+                     in1, -1, "", out)
+    if name == "ADD":
+        a, b = T[op.inputs[0]], T[op.inputs[1]]
+        if a.shape != b.shape or a.shape != y.shape:
+            raise UnsupportedModelError(f"layer {op.index}: ADD with broadcasting "
+                                        f"({a.shape} + {b.shape}) is not supported by the "
+                                        "native runtime; build with --runtime tflm")
+        s1, z1 = _q(a)
+        s2, z2 = _q(b)
+        left_shift = 20
+        twice_max = 2 * max(_f32(s1), _f32(s2))
+        m1 = quantize_multiplier(s1 / twice_max)
+        m2 = quantize_multiplier(s2 / twice_max)
+        mo = quantize_multiplier(twice_max / ((1 << left_shift) * out_scale))
+        act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+        arrays = []
+        constant2 = ""
+        in2 = offsets.get(op.inputs[1], -1)
+        if b.is_constant:
+            constant2 = f"{prefix}_input2"
+            arrays.append(_arr(constant2, "int8_t", b.values()))
+        if a.is_constant:
+            raise UnsupportedModelError(f"layer {op.index}: ADD of a constant first input is not "
+                                        "supported by the native runtime")
+        fields = (y.elements, -z1, -z2, out_zp, left_shift, m1[0], m1[1], m2[0], m2[1], mo[0],
+                  mo[1], act[0], act[1])
+        return Layer(op.index, name, "add", "EdgecnnAddParams", tuple(map(str, fields)),
+                     tuple(arrays), in1, in2, constant2, out)
+    if name == "SOFTMAX":
+        depth = x.shape[-1]
+        beta = float(o.get("beta", 1.0))
+        real = min(beta * in_scale * (1 << (31 - 5)), (1 << 31) - 1.0)
+        multiplier, left_shift = quantize_multiplier(real)
+        radius = math.floor(((1 << 5) - 1) * (1 << (31 - 5)) / (1 << left_shift))
+        fields = (x.elements // depth, depth, multiplier, left_shift, int(-1.0 * radius))
+        if out_zp != -128 or abs(out_scale - 1 / 256) > 1e-9:
+            raise UnsupportedModelError(f"layer {op.index}: SOFTMAX output must be int8 with "
+                                        "scale 1/256 and zero point -128 (TFLM's requirement)")
+        return Layer(op.index, name, "softmax", "EdgecnnSoftmaxParams", tuple(map(str, fields)),
+                     (), in1, -1, "", out)
+    if name == "RESHAPE":
+        return Layer(op.index, name, "reshape", "", (), (), in1, -1, "", out)
+    raise UnsupportedModelError(f"layer {op.index}: {name} is not supported by the native "
+                                "runtime")
+
+
+# --- the runtime ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NativeContext:
+    """The ``runtime`` part of the template context for a native build."""
+
+    title: str
+    kernels: str
+    library_version: str
+    lib_deps: tuple[str, ...]
+    plan: NativePlan
+    op_events: bool = True
+    embeds_flatbuffer: bool = False  # the layers are C data; no .tflite in flash
+
+
+class NativeRuntime:
+    name = "native"
+    title = "edgecnn native C runtime"
+
+    def check(self, model: TfliteModel, board: Board, force: bool = False):
+        from ..compatibility import Compatibility
+
+        lower(model)      # raises UnsupportedModelError naming what is missing
+        return Compatibility(board.name, self.title)
+
+    def plan_memory(self, analysis, board: Board) -> ArenaPlan:
+        plan = self._plan(analysis)
+        return ArenaPlan(host_bytes=plan.arena_bytes, host_32bit_bytes=plan.arena_bytes,
+                         scratch_bytes=0, scratch_layer="", device_need_bytes=plan.arena_bytes,
+                         allocated_bytes=max(ALIGN, plan.arena_bytes), margin=0.0,
+                         kernels="edgecnn-c99",
+                         method="static plan over tensor lifetimes (greedy first fit, largest "
+                                "first, RESHAPE in place): the exact bytes the firmware uses")
+
+    def _plan(self, analysis) -> NativePlan:
+        if analysis.tflite is None:
+            raise UnsupportedModelError("the native runtime plans from the model itself; "
+                                        "analyze the .tflite, not a Keras model")
+        return lower(analysis.tflite)
+
+    def firmware_sources(self, board: Board) -> tuple[str, ...]:
+        return ("edgecnn_runtime_native.cpp", "edgecnn_native.h", "edgecnn_kernels.h",
+                "edgecnn_kernels.c")
+
+    def generated_files(self) -> tuple[tuple[str, str], ...]:
+        return (("edgecnn_native_model.h.j2", "include/edgecnn_native_model.h"),
+                ("edgecnn_native_model.c.j2", "src/edgecnn_native_model.c"))
+
+    def template_context(self, board: Board, analysis) -> NativeContext:
+        from .. import __version__
+
+        return NativeContext(f"{self.title} (C99 kernels bit-exact with TFLM's reference)",
+                             "edgecnn-c99", f"edgecnn {__version__} native runtime", (),
+                             self._plan(analysis))
+
+    def reference(self, model_bytes: bytes):
+        from ..tflm import HostInterpreter
+
+        return HostInterpreter(model_bytes)

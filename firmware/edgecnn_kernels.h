@@ -1,0 +1,84 @@
+/* edgecnn's int8 kernels: plain C99, no allocation, bit-exact with TensorFlow Lite Micro's
+ * reference kernels (the arithmetic of tensorflow/lite/kernels/internal/reference/ and
+ * gemmlowp's fixed point, which TFLM's host interpreter runs). Layouts are NHWC; weights as
+ * the .tflite stores them (CONV_2D [out][kh][kw][in], DEPTHWISE_CONV_2D [1][kh][kw][out],
+ * FULLY_CONNECTED [out][in]). Every quantization constant is computed on the host by edgecnn
+ * (edgecnn/runtimes/native.py) exactly as TFLM computes it at Prepare time. */
+#ifndef EDGECNN_KERNELS_H_
+#define EDGECNN_KERNELS_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t k_h, k_w;
+  int32_t stride_h, stride_w;
+  int32_t dilation_h, dilation_w;
+  int32_t pad_h, pad_w;     /* top/left padding (TFLM's ComputePaddingHeightWidth) */
+  int32_t depth_multiplier; /* DEPTHWISE_CONV_2D only */
+  int32_t input_offset;     /* -input zero point */
+  int32_t output_offset;    /* output zero point */
+  int32_t act_min, act_max;
+  const int8_t* weights;
+  const int32_t* bias;       /* NULL when the model has none */
+  const int32_t* multiplier; /* per output channel */
+  const int32_t* shift;
+} EdgecnnConvParams;
+
+typedef struct {
+  int32_t batches, in_depth, out_depth;
+  int32_t input_offset, filter_offset, output_offset;
+  int32_t act_min, act_max;
+  const int8_t* weights;
+  const int32_t* bias;
+  const int32_t* multiplier; /* per output channel (a per-tensor model repeats one) */
+  const int32_t* shift;
+} EdgecnnFullyConnectedParams;
+
+typedef struct {
+  int32_t in_h, in_w, channels;
+  int32_t out_h, out_w;
+  int32_t k_h, k_w, stride_h, stride_w, pad_h, pad_w;
+  int32_t act_min, act_max;
+} EdgecnnPoolParams;
+
+typedef struct {
+  int32_t count;
+  int32_t input1_offset, input2_offset, output_offset;
+  int32_t left_shift;
+  int32_t input1_multiplier, input1_shift;
+  int32_t input2_multiplier, input2_shift;
+  int32_t output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} EdgecnnAddParams;
+
+typedef struct {
+  int32_t outer, depth;
+  int32_t input_multiplier, input_left_shift, diff_min;
+} EdgecnnSoftmaxParams;
+
+void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output);
+void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output);
+void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8_t* input,
+                                int8_t* output);
+void edgecnn_average_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t* output);
+void edgecnn_max_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t* output);
+void edgecnn_add_s8(const EdgecnnAddParams* p, const int8_t* input1, const int8_t* input2,
+                    int8_t* output);
+void edgecnn_softmax_s8(const EdgecnnSoftmaxParams* p, const int8_t* input, int8_t* output);
+
+/* The fixed-point primitives, exposed for the tests. */
+int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
+int32_t edgecnn_rounding_divide_by_pot(int32_t x, int exponent);
+int32_t edgecnn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGECNN_KERNELS_H_ */

@@ -1,0 +1,123 @@
+"""edgecnn's native C runtime: every supported model is lowered to C data, compiled with the
+project's own firmware for the host (the native project's virtual board), and its outputs are
+compared byte for byte with the TFLM host interpreter on hundreds of inputs (random and real)."""
+import json
+
+import numpy as np
+import pytest
+from conftest import MLPERF_MODELS, shared_model
+
+from edgecnn.build import build
+from edgecnn.errors import UnsupportedModelError
+from edgecnn.harness.bench import bench
+from edgecnn.runtimes.native import lower, quantize_multiplier
+from edgecnn.tflite_model import read_tflite
+
+
+def _bench_verify(project, tmp_path, samples):
+    report = bench(project, port="virtual", runs=5, warmup=1, verify=True, samples=samples,
+                   out=tmp_path / "r" / "report.json")
+    assert report.source == "virtual"       # the firmware says it: a host build
+    return report
+
+
+@pytest.mark.parametrize("name", sorted(MLPERF_MODELS))
+def test_mlperf_models_bit_exact_on_random_inputs(name, tmp_path):
+    result = build("nano33", shared_model(name), tmp_path / "p", runtime="native")
+    assert result.manifest.firmware.runtime == "native"
+    platformio = (result.project / "platformio.ini").read_text()
+    assert "lib_deps" not in platformio and "TensorFlowLite" not in platformio
+    assert not (result.project / "include" / "edgecnn_tflm_config.h").exists()
+    report = _bench_verify(result.project, tmp_path, samples=200)
+    v = report.verify
+    assert v.checked == 200 and v.bitexact == 200, v
+    assert report.selfcheck.passed == report.selfcheck.total == 8
+    # the runtime reports every layer as an operator event
+    assert len(report.profile.ops) == len(read_tflite(shared_model(name)).operators)
+    assert report.arena.used_bytes == result.arena.device_need_bytes
+
+
+@pytest.fixture(scope="module")
+def zoo_models(tmp_path_factory, digits):
+    """Every architecture the native runtime runs, untrained (fixed seed), quantized."""
+    import keras
+
+    from edgecnn.quantize import quantize
+    from edgecnn.zoo import ARCHITECTURES, build_model
+
+    root = tmp_path_factory.mktemp("zoo_native")
+    small = digits.subset(train=200, test=40)
+    out = {}
+    for arch in sorted(set(ARCHITECTURES) - {"mobilenet_v2"}):
+        keras.utils.set_random_seed(0)
+        model = build_model(arch, small.input_shape, small.num_classes)
+        path = root / f"{arch}.tflite"
+        quantize(model, small, out=path, representative_samples=50)
+        out[arch] = path
+    return out
+
+
+def test_zoo_models_bit_exact_on_real_and_random_inputs(zoo_models, tmp_path):
+    for arch, path in zoo_models.items():
+        result = build("nano33", path, tmp_path / arch, runtime="native")
+        report = _bench_verify(result.project, tmp_path / arch, samples=100)
+        assert report.verify.bitexact == report.verify.checked == 100, (arch, report.verify)
+
+
+def test_an_operator_without_a_kernel_is_refused_by_name(tmp_path, digits):
+    import keras
+
+    from edgecnn.quantize import quantize
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(digits.input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(8, activation="sigmoid")(x)
+    model = keras.Model(inputs, keras.layers.Dense(digits.num_classes,
+                                                   activation="softmax")(x))
+    q = quantize(model, digits.subset(train=100, test=20), out=tmp_path / "m.tflite",
+                 representative_samples=20)
+    with pytest.raises(UnsupportedModelError, match="LOGISTIC.*--runtime tflm"):
+        lower(read_tflite(q.tflite))
+    with pytest.raises(UnsupportedModelError, match="LOGISTIC"):
+        build("nano33", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
+    assert not (tmp_path / "p").exists()
+
+
+def test_quantize_multiplier_matches_tflm_by_hand():
+    # 0.5 = 0.5 * 2^0 -> 2^30, shift 0; 0.75 -> 0.75 * 2^31, shift 0; 3.0 = 0.75 * 2^2
+    assert quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quantize_multiplier(0.75) == (3 << 29, 0)
+    assert quantize_multiplier(3.0) == (3 << 29, 2)
+    assert quantize_multiplier(0.0) == (0, 0)
+    # a significand that rounds up to 2^31 is halved and the exponent raised
+    assert quantize_multiplier(1.0 - 2.0 ** -40) == (1 << 30, 1)
+
+
+def test_the_memory_plan_never_overlaps_live_tensors():
+    """Checked independently of the planner: replay the graph and test every pair of tensors
+    that are alive at once."""
+    m = read_tflite(shared_model("pretrainedResnet_quant.tflite"))
+    plan = lower(m)
+    live_from, live_to = {}, {}
+    for t in m.inputs:
+        live_from[t] = -1
+    for op in m.operators:
+        for t in (*op.inputs, *op.outputs):
+            if t >= 0 and t in plan.offsets:
+                live_from.setdefault(t, op.index)
+                live_to[t] = op.index
+    for t in m.outputs:
+        live_to[t] = len(m.operators)
+    reshaped = {op.outputs[0] for op in m.operators if op.opcode.name == "RESHAPE"}
+    tensors = [t for t in plan.offsets if t not in reshaped]
+    for i, a in enumerate(tensors):
+        for b in tensors[i + 1:]:
+            if live_to[a] < live_from[b] or live_to[b] < live_from[a]:
+                continue
+            a0, b0 = plan.offsets[a], plan.offsets[b]
+            a1, b1 = a0 + m.tensors[a].nbytes, b0 + m.tensors[b].nbytes
+            assert a1 <= b0 or b1 <= a0, (m.tensors[a].name, m.tensors[b].name)
+    assert max(plan.offsets[t] + m.tensors[t].nbytes for t in tensors) <= plan.arena_bytes
+    json.dumps(plan.offsets)   # plain ints
+    assert np.all(np.asarray(list(plan.offsets.values())) % 16 == 0)
