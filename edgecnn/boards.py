@@ -22,12 +22,13 @@ BOARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 USB_ID = re.compile(r"^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}\Z")
 KNOWN_APIS = {"tflm-2023", "error-reporter-2022"}
 KNOWN_KERNELS = {"reference", "cmsis-nn", "esp-nn"}
-KNOWN_CYCLE_COUNTERS = {"dwt", "ccount", "none"}
+KNOWN_CYCLE_COUNTERS = {"dwt", "ccount", "platform", "none"}
 KNOWN_PROFILERS = {"interface", "none"}
 KNOWN_RUNTIMES = {"tflm", "native"}
-KNOWN_TARGETS = {"device"}
+KNOWN_TARGETS = {"device", "emulator"}
 CYCLE_COUNTER_MACROS = {"dwt": "EDGECNN_CYCLES_DWT", "ccount": "EDGECNN_CYCLES_CCOUNT",
-                        "none": "EDGECNN_CYCLES_NONE"}
+                        "platform": "EDGECNN_CYCLES_PLATFORM", "none": "EDGECNN_CYCLES_NONE"}
+ARDUINO_PLATFORM = "arduino"
 # Native USB CDC does not reset the board when the port opens: the firmware waits this long at
 # boot for the host, so that the boot lines are seen.
 USB_SERIAL_WAIT_MS = 3000
@@ -87,6 +88,16 @@ class TflmLibrary:
 
 
 @dataclass(frozen=True)
+class Emulator:
+    """How an emulated board is built and run (``[emulator]``)."""
+
+    qemu: str                      # the QEMU program, e.g. qemu-system-arm
+    machine: str                   # its -M machine, e.g. mps2-an386
+    compiler_flags: tuple[str, ...]  # for arm-none-eabi-gcc, e.g. -mcpu=cortex-m4
+    linker_script: str             # in the platform folder
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     aliases: tuple[str, ...]
@@ -101,11 +112,15 @@ class Board:
     reset_on_open: str
     cycle_counter: str
     runtime: Runtime
-    platformio: PlatformIO
-    tflm: TflmLibrary
+    platformio: PlatformIO | None          # None: not a PlatformIO board (the emulator)
+    tflm: TflmLibrary | None               # None: the board has no TFLM library pinned
     path: str = ""
     runtimes: tuple[str, ...] = ("tflm",)   # the runtimes edgecnn can build for this board
     target: str = "device"                  # what the firmware says it runs on
+    # the platform implementation: "arduino" (an Arduino core under PlatformIO), or a folder
+    # of firmware/ with start-up code, linker script and edgecnn_platform_*.c
+    platform: str = ARDUINO_PLATFORM
+    emulator: Emulator | None = None
 
     @property
     def env_name(self) -> str:
@@ -193,8 +208,8 @@ class _Fields:
         got = "missing" if key not in self.table else f"{type(value).__name__} {value!r}"[:80]
         raise BoardError(f"{self.where}: field {self.prefix}{key} must be {expected} ({got})")
 
-    def str(self, key):
-        value = self.table.get(key)
+    def str(self, key, default=None):
+        value = self.table.get(key, default)
         if not isinstance(value, str) or not value or not _PRINTABLE.match(value):
             self._fail(key, "a non-empty string of printable characters on one line")
         return value
@@ -256,17 +271,20 @@ def parse_board(path: Path) -> Board:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BoardError(f"{where} cannot be read: {exc}") from None
     top = _Fields(raw, where)
-    rt, pio, lib = top.sub("runtime"), top.sub("platformio"), top.sub("tflm")
-    ops_table = lib.table.get("ops")
-    if not isinstance(ops_table, dict) or not ops_table:
-        raise BoardError(f"{where}: [tflm.ops] must be a table of BUILTIN = \"AddMethod\" "
-                         "read from the library's micro_mutable_op_resolver.h")
-    bad = [f"{k} = {v!r}" for k, v in ops_table.items()
-           if not _BUILTIN.match(k) or not isinstance(v, str) or not _C_METHOD.match(v)]
-    if bad:
-        raise BoardError(f"{where}: [tflm.ops] entry {bad[0]} is not BUILTIN = \"AddMethod\"")
-    beh = lib.sub("behaviours", required=False)
+    runtimes = top.strings("runtimes", ["tflm"])
+    platform = _checked(top, "platform", top.str("platform", ARDUINO_PLATFORM),
+                        re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*\Z"))
+    rt = top.sub("runtime")
     safe = lambda f, key: _checked(f, key, f.str(key), _SAFE_VALUE)  # noqa: E731
+    tflm = _tflm(top.sub("tflm"), where, safe) if "tflm" in runtimes else None
+    platformio = (_platformio(top.sub("platformio")) if platform == ARDUINO_PLATFORM
+                  else None)
+    emu = top.sub("emulator", required=False)
+    emulator = (Emulator(_checked(emu, "qemu", emu.str("qemu"), _PIO_VALUE),
+                         _checked(emu, "machine", emu.str("machine"), _PIO_VALUE),
+                         emu.strings("compiler_flags", pattern=_PIO_VALUE),
+                         _checked(emu, "linker_script", emu.str("linker_script"), _PIO_VALUE))
+                if "emulator" in top.table else None)
     board = Board(
         name=top.str("name"), aliases=top.strings("aliases", [], pattern=BOARD_NAME),
         title=safe(top, "title"), mcu=safe(top, "mcu"), core=safe(top, "core"),
@@ -278,23 +296,9 @@ def parse_board(path: Path) -> Board:
         runtime=Runtime(rt.int("flash_bytes"), rt.int("ram_bytes"),
                         rt.int("stack_heap_reserve_bytes"), rt.str("source"),
                         rt.optional_int("static_ram_limit_bytes")),
-        platformio=PlatformIO(_checked(pio, "platform", pio.str("platform"), _PIO_VALUE),
-                              _checked(pio, "board", pio.str("board"), _PIO_VALUE),
-                              pio.choice("framework", {"arduino"}),
-                              pio.choice("lib_ldf_mode", {"off", "chain", "deep", "chain+",
-                                                          "deep+"}, "chain+"),
-                              pio.strings("build_flags", [], pattern=_PIO_VALUE)),
-        tflm=TflmLibrary(safe(lib, "library"), lib.strings("lib_deps", pattern=_PIO_VALUE),
-                         safe(lib, "version"),
-                         _checked(lib, "header", lib.str("header"), re.compile(r"^[\w./-]+\.h\Z")),
-                         lib.choice("api", KNOWN_APIS), lib.choice("kernels", KNOWN_KERNELS),
-                         lib.str("why"), dict(ops_table),
-                         KernelBehaviours(beh.bool("per_channel_fully_connected", True),
-                                          beh.bool("int8_mean_as_current", True)),
-                         lib.choice("profiler", KNOWN_PROFILERS, "none")),
-        path=str(path),
-        runtimes=top.strings("runtimes", ["tflm"]), target=top.choice("target", KNOWN_TARGETS,
-                                                                      "device"))
+        platformio=platformio, tflm=tflm, path=str(path), runtimes=runtimes,
+        target=top.choice("target", KNOWN_TARGETS, "device"), platform=platform,
+        emulator=emulator)
     problems = []
     unknown = [r for r in board.runtimes if r not in KNOWN_RUNTIMES]
     if unknown or not board.runtimes:
@@ -303,14 +307,49 @@ def parse_board(path: Path) -> Board:
     if not BOARD_NAME.match(board.name) or board.name != path.stem:
         problems.append(f"name {board.name!r} must match the file name and use letters, "
                         "digits, '_', '.', '-'")
-    if not board.tflm.lib_deps:
+    if board.tflm is not None and not board.tflm.lib_deps:
         problems.append("tflm.lib_deps must name the pinned TFLM library")
+    if board.platform != ARDUINO_PLATFORM and not (resource_dir("firmware") / board.platform
+                                                   ).is_dir():
+        problems.append(f"platform {board.platform!r} is not a folder of edgecnn's firmware/")
+    if board.target == "emulator" and board.emulator is None:
+        problems.append("an emulated board needs an [emulator] table (qemu, machine, "
+                        "compiler_flags, linker_script)")
     if (board.runtime.flash_bytes >= board.flash_bytes
             or board.runtime.ram_bytes >= board.sram_bytes):
         problems.append("runtime estimates must be smaller than the board's memories")
     if problems:
         raise BoardError(f"{where} is invalid: " + "; ".join(problems))
     return board
+
+
+def _tflm(lib: _Fields, where: str, safe) -> TflmLibrary:
+    ops_table = lib.table.get("ops")
+    if not isinstance(ops_table, dict) or not ops_table:
+        raise BoardError(f"{where}: [tflm.ops] must be a table of BUILTIN = \"AddMethod\" "
+                         "read from the library's micro_mutable_op_resolver.h")
+    bad = [f"{k} = {v!r}" for k, v in ops_table.items()
+           if not _BUILTIN.match(k) or not isinstance(v, str) or not _C_METHOD.match(v)]
+    if bad:
+        raise BoardError(f"{where}: [tflm.ops] entry {bad[0]} is not BUILTIN = \"AddMethod\"")
+    beh = lib.sub("behaviours", required=False)
+    return TflmLibrary(safe(lib, "library"), lib.strings("lib_deps", pattern=_PIO_VALUE),
+                       safe(lib, "version"),
+                       _checked(lib, "header", lib.str("header"), re.compile(r"^[\w./-]+\.h\Z")),
+                       lib.choice("api", KNOWN_APIS), lib.choice("kernels", KNOWN_KERNELS),
+                       lib.str("why"), dict(ops_table),
+                       KernelBehaviours(beh.bool("per_channel_fully_connected", True),
+                                        beh.bool("int8_mean_as_current", True)),
+                       lib.choice("profiler", KNOWN_PROFILERS, "none"))
+
+
+def _platformio(pio: _Fields) -> PlatformIO:
+    return PlatformIO(_checked(pio, "platform", pio.str("platform"), _PIO_VALUE),
+                      _checked(pio, "board", pio.str("board"), _PIO_VALUE),
+                      pio.choice("framework", {"arduino"}),
+                      pio.choice("lib_ldf_mode", {"off", "chain", "deep", "chain+", "deep+"},
+                                 "chain+"),
+                      pio.strings("build_flags", [], pattern=_PIO_VALUE))
 
 
 def _checked(fields: _Fields, key: str, value: str, pattern) -> str:

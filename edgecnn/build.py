@@ -184,8 +184,9 @@ def make_manifest(board: Board, rt: Runtime, m: TfliteModel, io: tuple[TensorSpe
         firmware=FirmwareEntry(protocol, PROTOCOL_VERSION, rt.name, len(m.operators),
                                bool(getattr(context, "op_events", False)), mlperf_model),
         test_vectors=VectorsEntry(len(vectors), vectors.source),
-        tflm=LibraryEntry(board.tflm.library, board.tflm.version, tuple(board.tflm.lib_deps)),
-        platformio_platform=board.platformio.platform,
+        tflm=(LibraryEntry(board.tflm.library, board.tflm.version, tuple(board.tflm.lib_deps))
+              if board.tflm and rt.name == "tflm" else LibraryEntry("none", "", ())),
+        platformio_platform=board.platformio.platform if board.platformio else "none",
         host_versions={"tflite-micro": pkg("tflite-micro"),
                        "tensorflow": pkg("tensorflow-cpu") or pkg("tensorflow")},
         fit=fit.to_dict(), not_bit_exact=compatibility.to_dict())

@@ -40,9 +40,12 @@ def boards_cmd():
         click.echo(f"{b.name:<12} {b.title} — {b.mcu} {b.core} @ {b.clock_hz // 1_000_000} MHz, "
                    f"{b.sram_bytes // 1024} KB SRAM, {b.flash_bytes // 1024} KB flash; "
                    f"aliases: {', '.join(b.aliases) or '-'}")
-        click.echo(f"{'':<12} PlatformIO {b.platformio.platform} / {b.platformio.board}; "
-                   f"runtimes: {', '.join(b.runtimes)}; TFLM: {b.tflm.library} "
-                   f"({b.tflm.kernels} kernels, {len(b.tflm.ops)} ops); "
+        where = (f"PlatformIO {b.platformio.platform} / {b.platformio.board}" if b.platformio
+                 else f"emulated: {b.emulator.qemu} -M {b.emulator.machine}" if b.emulator
+                 else f"platform {b.platform}")
+        tflm = (f"; TFLM: {b.tflm.library} ({b.tflm.kernels} kernels, {len(b.tflm.ops)} ops)"
+                if b.tflm else "")
+        click.echo(f"{'':<12} {where}; runtimes: {', '.join(b.runtimes)}{tflm}; "
                    f"file {b.path}")
     for error in scan.errors:
         click.echo(f"warning: {error}", err=True)

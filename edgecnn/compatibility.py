@@ -66,7 +66,9 @@ RESOURCE_VARIABLE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIAB
 def check_model(m: TfliteModel, board, *, force: bool = False) -> Compatibility:
     """Refuse what ``board``'s TFLM library cannot run; refuse (or, with ``force``, warn about)
     what it would compute differently from the host reference."""
-    lib = board.tflm
+    from .runtimes.tflm import library
+
+    lib = library(board)
     result = Compatibility(board.name, lib.library)
     if m.kind == "hybrid":
         raise UnsupportedModelError("this is a hybrid model (int8 weights, float activations), "

@@ -1,5 +1,6 @@
 // What the firmware needs from the board it runs on: a byte stream and a clock. One
-// implementation per target kind (edgecnn_platform_arduino.cpp for boards with an Arduino core);
+// implementation per target kind (edgecnn_platform_arduino.cpp for boards with an Arduino core,
+// edgecnn_platform_posix.cpp on a host, targets/mps2_an386/ for the emulated Cortex-M4);
 // the application and the runtimes never touch Serial, millis() or a UART directly.
 #ifndef EDGECNN_PLATFORM_H_
 #define EDGECNN_PLATFORM_H_
@@ -26,6 +27,10 @@ uint32_t edgecnn_platform_millis(void);
 
 // Called between long steps (inferences): lets an RTOS run its idle task and feed its watchdog.
 void edgecnn_platform_idle(void);
+
+// A platform's own cycle counter (boards whose `cycle_counter` is "platform": the emulator's
+// instruction count). Not defined elsewhere.
+uint32_t edgecnn_platform_cycles(void);
 
 #ifdef __cplusplus
 }

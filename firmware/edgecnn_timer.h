@@ -1,5 +1,6 @@
 // Cycle counters, chosen by the board file's `cycle_counter` (the generated edgecnn_config.h
-// defines one of EDGECNN_CYCLES_DWT, EDGECNN_CYCLES_CCOUNT, EDGECNN_CYCLES_NONE). A counter is
+// defines one of EDGECNN_CYCLES_DWT, EDGECNN_CYCLES_CCOUNT, EDGECNN_CYCLES_PLATFORM,
+// EDGECNN_CYCLES_NONE). A counter is
 // used only when compiling for its architecture: the same sources built for the host (tests,
 // the host-run firmware) have no cycle counter.
 #ifndef EDGECNN_TIMER_H_
@@ -28,6 +29,12 @@ static inline uint32_t edgecnn_cycles(void) {
   __asm__ __volatile__("rsr %0, ccount" : "=a"(ccount));
   return ccount;
 }
+#define EDGECNN_HAS_CYCLES 1
+#elif defined(EDGECNN_CYCLES_PLATFORM) && defined(__arm__)
+// The platform counts (edgecnn_platform_cycles(): the emulator's instruction count).
+#include "edgecnn_platform.h"
+static inline void edgecnn_cycles_init(void) {}
+static inline uint32_t edgecnn_cycles(void) { return edgecnn_platform_cycles(); }
 #define EDGECNN_HAS_CYCLES 1
 #else
 static inline void edgecnn_cycles_init(void) {}

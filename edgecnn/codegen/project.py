@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from ..boards import ARDUINO_PLATFORM
 from ..errors import OutputExistsError
 from ..fsutil import check_folder_destination, move_folder_into_place
 from ..manifest import MANIFEST, Manifest, raw_manifest
@@ -24,12 +25,14 @@ if TYPE_CHECKING:
 
 # The program: the same sources in every project (the runtime's are added by the runtime).
 FIRMWARE_FILES = ("edgecnn_app.h", "edgecnn_app.cpp", "edgecnn_commands.cpp", "edgecnn_platform.h",
-                  "edgecnn_platform_arduino.cpp", "edgecnn_runtime.h", "edgecnn_protocol.h",
-                  "edgecnn_protocol.cpp", "edgecnn_mlperf.h", "edgecnn_mlperf_protocol.cpp",
-                  "edgecnn_mlperf.cpp", "edgecnn_timer.h")
+                  "edgecnn_runtime.h", "edgecnn_protocol.h", "edgecnn_protocol.cpp",
+                  "edgecnn_mlperf.h", "edgecnn_mlperf_protocol.cpp", "edgecnn_mlperf.cpp",
+                  "edgecnn_timer.h")
+# A board with an Arduino core: its platform file, a PlatformIO project and an Arduino entry.
+ARDUINO_FILES = ("edgecnn_platform_arduino.cpp",)
+ARDUINO_TEMPLATES = (("platformio.ini.j2", "platformio.ini"), ("main.cpp.j2", "src/main.cpp"))
 # The data: rendered from the templates.
-TEMPLATES = (("platformio.ini.j2", "platformio.ini"), ("main.cpp.j2", "src/main.cpp"),
-             ("edgecnn_config.h.j2", "include/edgecnn_config.h"),
+TEMPLATES = (("edgecnn_config.h.j2", "include/edgecnn_config.h"),
              ("model_data.h.j2", "include/model_data.h"), ("model_data.cc.j2", "src/model_data.cc"),
              ("test_vectors.h.j2", "include/test_vectors.h"),
              ("test_vectors.cc.j2", "src/test_vectors.cc"))
@@ -54,12 +57,19 @@ def render_project(context: FirmwareContext, runtime: Runtime) -> list[RenderedF
     ``firmware/``)."""
     env = environment()
     values = context.as_mapping()
+    arduino = context.board.platform == ARDUINO_PLATFORM
+    templates = (*(ARDUINO_TEMPLATES if arduino else ()), *TEMPLATES, *runtime.generated_files())
     files = [RenderedFile(path, env.get_template(template).render(**values))
-             for template, path in (*TEMPLATES, *runtime.generated_files())]
+             for template, path in templates]
     firmware = resource_dir("firmware")
-    for name in (*FIRMWARE_FILES, *runtime.firmware_sources(context.board)):
-        folder = "include" if name.endswith(".h") else "src"
-        files.append(RenderedFile(f"{folder}/{name}", (firmware / name).read_text()))
+    sources = [firmware / name for name in (*FIRMWARE_FILES, *runtime.firmware_sources(
+        context.board), *(ARDUINO_FILES if arduino else ()))]
+    if not arduino:   # start-up code, linker script, platform driver of the target
+        sources += sorted(p for p in (firmware / context.board.platform).iterdir()
+                          if p.is_file())
+    for path in sources:
+        folder = {".h": "include", ".ld": "target"}.get(path.suffix, "src")
+        files.append(RenderedFile(f"{folder}/{path.name}", path.read_text()))
     if context.arduino_sketch:
         # The Arduino IDE compiles every .ino/.cpp/.h in one flat folder named like the sketch.
         for f in list(files):

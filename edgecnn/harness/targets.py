@@ -67,6 +67,13 @@ def open_target(project: Project, port: str | None, faults=None) -> Target:
     this computer (``hostfirmware.py``); of a TFLM project (whose library cannot be compiled
     here), the Python virtual board with TFLM's host interpreter. Injected faults need the
     latter."""
+    if port == "emulator":
+        if faults is not None:
+            raise EdgecnnError("faults can only be injected into the virtual board "
+                               "(--port virtual)")
+        from ..emulator import Emulator
+
+        return Emulator(project)
     if port == "virtual" and project.manifest.firmware.runtime == "native" and faults is None:
         from .hostfirmware import HostFirmware
 

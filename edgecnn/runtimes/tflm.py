@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..boards import Board
+from ..boards import Board, TflmLibrary
+from ..errors import BoardError
 from ..fit import ArenaPlan
 
 # On top of the derived device need, which is itself an upper bound (see plan_arena); the
@@ -38,6 +39,14 @@ class TflmContext:
     embeds_flatbuffer: bool = True   # the interpreter reads the .tflite from flash
 
 
+def library(board: Board) -> TflmLibrary:
+    """The board's pinned TFLM library (``BoardError`` when its file pins none)."""
+    if board.tflm is None:
+        raise BoardError(f"{board.name} pins no TFLM library (no [tflm] in its board file); "
+                         f"build with --runtime {board.runtimes[0]}")
+    return board.tflm
+
+
 class TflmRuntime:
     name = "tflm"
     title = "TensorFlow Lite Micro"
@@ -57,7 +66,7 @@ class TflmRuntime:
         return (("edgecnn_tflm_config.h.j2", "include/edgecnn_tflm_config.h"),)
 
     def template_context(self, board: Board, analysis) -> TflmContext:
-        lib = board.tflm
+        lib = library(board)
         return TflmContext(
             title=f"{self.title} ({lib.library}, {lib.kernels} kernels)", kernels=lib.kernels,
             library=lib.library, library_version=lib.version, lib_deps=tuple(lib.lib_deps),
@@ -99,10 +108,10 @@ def plan_arena(analysis, board: Board, margin: float = ARENA_MARGIN) -> ArenaPla
     """The tensor arena ``board``'s TFLM library needs for ``analysis``'s model."""
     if analysis.arena is None:
         raise ValueError("analysis was made without the arena measurement")
-    scratch = [(kernel_scratch_bytes(r, board.tflm.kernels), r.name) for r in analysis.layers]
+    scratch = [(kernel_scratch_bytes(r, library(board).kernels), r.name) for r in analysis.layers]
     biggest, where = max(scratch, default=(0, ""))
     need = analysis.arena.device_32bit + biggest
     allocated = int(math.ceil(need * (1 + margin) / 16.0)) * 16
     return ArenaPlan(analysis.arena.host.total, analysis.arena.device_32bit, biggest,
                      where.split(";")[0] if biggest else "", need, allocated, margin,
-                     board.tflm.kernels)
+                     library(board).kernels)
