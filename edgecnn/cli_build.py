@@ -118,6 +118,9 @@ def build_cmd(board, model, out, force, formats, arena_bytes, dataset, arch, epo
 
         flash(result.project, port, echo=click.echo)
         click.echo(f"next      edgecnn bench --project {result.project}")
+    elif result.board.target == "emulator":
+        click.echo(f"next      edgecnn bench --project {result.project} --port emulator   "
+                   f"(or edgecnn emulate --project {result.project})")
     else:
         click.echo(f"next      edgecnn flash --project {result.project}   "
                    f"(runs: {result.flash_command})")

@@ -15,11 +15,12 @@ PROJECT = click.option("--project", "project", required=True,
                        type=click.Path(file_okay=False),
                        help="A project folder written by `edgecnn build`.")
 PORT = click.option("--port", help="Serial port (default: found by the board's USB VID:PID); "
-                                   "'virtual' starts a virtual board.")
+                                   "'virtual' starts a virtual board; 'emulator' builds the "
+                                   "project for its emulated board and runs it under QEMU.")
 
 
 def register(main: click.Group) -> None:
-    for command in (flash_cmd, bench_cmd, monitor_cmd, virtual_board_cmd):
+    for command in (flash_cmd, bench_cmd, monitor_cmd, virtual_board_cmd, emulate_cmd):
         main.add_command(command)
 
 
@@ -109,10 +110,17 @@ def _print_bench(report: BenchReport, tag: str) -> None:
         click.echo(f"latency   p50 {s.p50:,.0f} µs, p90 {s.p90:,.0f} µs, p99 {s.p99:,.0f} µs "
                    f"({runs_info.received} of {runs_info.requested} runs"
                    f"{', ' + str(runs_info.lost) + ' lost' if runs_info.lost else ''})")
-        if lat.cycles:
+        if lat.cycles and report.source == "emulator":
+            click.echo(f"instrs    p50 {lat.cycles.p50:,.0f} instructions per inference "
+                       "(emulated; virtual µs = instructions / 1000)")
+        elif lat.cycles:
             click.echo(f"cycles    p50 {lat.cycles.p50:,.0f}")
         elif lat.cycles_unavailable:
             click.echo(f"cycles    unavailable: {lat.cycles_unavailable}")
+    if report.memory:
+        m = report.memory
+        click.echo(f"memory    text {m.text:,} B, rodata {m.rodata:,} B, data {m.data:,} B, "
+                   f"bss {m.bss:,} B (arm-none-eabi-size -A)")
     sc = report.selfcheck
     if sc:
         click.echo(f"selfcheck {sc.passed}/{sc.total} bit-exact")
@@ -120,6 +128,40 @@ def _print_bench(report: BenchReport, tag: str) -> None:
     if v:
         acc = (f", accuracy {v.device_accuracy:.4f}" if v.device_accuracy is not None else "")
         click.echo(f"verify    {v.bitexact}/{v.checked} bit-exact{acc}")
+
+
+@click.command("emulate")
+@PROJECT
+@click.option("--serial", default="pty", show_default=True,
+              help="Where the emulated UART goes: pty, or tcp:PORT (then open "
+                   "socket://127.0.0.1:PORT).")
+def emulate_cmd(project, serial):
+    """Build the project for its emulated board (arm-none-eabi-gcc) and run it under QEMU until
+    Ctrl-C; print the port to bench or monitor. Figures are emulated instruction counts."""
+    import re
+    import time
+
+    from .emulator import Emulator, elf_memory
+    from .errors import EdgecnnError
+
+    if serial != "pty" and not re.fullmatch(r"tcp:\d{1,5}", serial):
+        raise EdgecnnError(f"--serial {serial!r}: use pty or tcp:PORT")
+    emu = Emulator(project, serial)
+    port = emu.start()
+    try:
+        assert emu.elf is not None
+        mem = elf_memory(emu.elf)
+        click.echo(f"elf       {emu.elf}: text {mem.text:,} B, rodata {mem.rodata:,} B, "
+                   f"data {mem.data:,} B, bss {mem.bss:,} B")
+        click.echo(f"port      {port}")
+        click.echo(f"next      edgecnn bench --project {project} --port {port}   (Ctrl-C stops "
+                   "the emulator)")
+        while emu._proc is not None and emu._proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
 
 
 @click.command("monitor")

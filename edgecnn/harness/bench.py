@@ -39,6 +39,7 @@ from .protocol import Message, decode_output, infer_command
 from .records import (
     ArenaFigures,
     BenchReport,
+    FirmwareMemory,
     Latency,
     LinkStats,
     MlperfFigures,
@@ -177,6 +178,12 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
     target = open_target(project, port, faults)
     port = target.start()
     report = BenchReport(port=port, started=_now(), project=_project_summary(project))
+    elf = getattr(target, "elf", None)       # a target that built an ELF (the emulator)
+    if elf is not None:
+        from ..emulator import elf_memory
+
+        mem = elf_memory(elf)
+        report.memory = FirmwareMemory(mem.text, mem.rodata, mem.data, mem.bss, str(elf))
     for name in ("jsonl", "json", "csv", "md"):
         report.files[name] = str(paths[name])
     Path(report.files["jsonl"]).unlink(missing_ok=True)

@@ -143,6 +143,17 @@ class MlperfFigures:
 
 
 @dataclass(frozen=True)
+class FirmwareMemory:
+    """The firmware's sections, from ``arm-none-eabi-size -A`` of the ELF that ran."""
+
+    text: int
+    rodata: int
+    data: int
+    bss: int
+    elf: str
+
+
+@dataclass(frozen=True)
 class LinkStats:
     noise_lines: int = 0
     resynced_lines: int = 0
@@ -178,6 +189,7 @@ class BenchReport:
     profile: Profile | None = None
     verify: Verification | None = None
     mlperf: MlperfFigures | None = None
+    memory: FirmwareMemory | None = None
     link: LinkStats | None = None
     files: dict[str, str] = field(default_factory=dict)
     samples_us: list[int] = field(default_factory=list, repr=False)

@@ -86,11 +86,20 @@ def markdown(report: BenchReport) -> str:
             [[f"{_fmt(a.allocated_bytes)} B", f"{_fmt(a.used_bytes)} B",
               f"{_fmt(a.headroom_bytes)} B", f"{_fmt(a.planned_need_bytes)} B"]],
             align=["r"] * 4)]))
+    mem = report.memory
+    if mem:
+        sections.append(Section("Firmware memory",
+                                [f"`arm-none-eabi-size -A` of {Path(mem.elf).name}."],
+                                [Table(["text", "rodata", "data", "bss"],
+                                       [[f"{_fmt(mem.text)} B", f"{_fmt(mem.rodata)} B",
+                                         f"{_fmt(mem.data)} B", f"{_fmt(mem.bss)} B"]],
+                                       align=["r"] * 4)]))
     lat, r = report.latency, report.runs
     if lat and lat.us and r:
+        counted = "instructions" if report.source == "emulator" else "cycles"
         rows = [[unit] + [_fmt(getattr(s, k)) for k in ("min", "mean", "p50", "p90", "p99",
                                                          "max")]
-                for unit, s in (("us", lat.us), ("cycles", lat.cycles)) if s]
+                for unit, s in (("us", lat.us), (counted, lat.cycles)) if s]
         figures = ([Figure(Path(report.files["latency_png"]).name, "latency histogram")]
                    if "latency_png" in report.files else [])
         sections.append(Section("Latency", [

@@ -1,0 +1,59 @@
+"""End to end on an emulated Cortex-M4 (QEMU mps2-an386): edgecnn's firmware with the native
+runtime, built by Debian's arm-none-eabi-gcc, benched through the emulated UART, and every
+output verified bit for bit against the host TFLM interpreter. The figures are emulated
+instruction counts, and the report says so."""
+import json
+
+import pytest
+from conftest import MLPERF_MODELS, require_tool, shared_model
+
+from edgecnn.build import build
+from edgecnn.harness.bench import bench
+
+TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size")
+
+
+def _emulated_bench(model, tmp_path, samples):
+    for tool in TOOLS:
+        require_tool(tool)
+    result = build("mps2-an386", model, tmp_path / "p")
+    assert result.manifest.firmware.runtime == "native"     # the board's only runtime
+    report = bench(result.project, port="emulator", runs=3, warmup=1, verify=True,
+                   samples=samples, out=tmp_path / "r" / "report.json", timeout=60)
+    return result, report
+
+
+@pytest.mark.parametrize("name", sorted(MLPERF_MODELS))
+def test_mlperf_models_on_the_emulator(name, tmp_path):
+    result, report = _emulated_bench(shared_model(name), tmp_path, samples=100)
+    assert report.status == "complete" and report.source == "emulator"
+    assert report.device.target == "emulator" and report.device.has_cycles
+    assert report.verify.checked == report.verify.bitexact == 100
+    assert report.selfcheck.all_bitexact and report.verdict.outputs_match
+    # instruction counts: deterministic under -icount (1 ns per instruction); runs differ only
+    # through data-dependent branches (the arena's input bytes are reused by later layers)
+    cycles = report.latency.cycles
+    assert cycles is not None and cycles.min > 10_000 and cycles.max - cycles.min <= 1e-3 * cycles.min
+    assert abs(report.latency.us.p50 - cycles.p50 / 1000) <= 1
+    # memory: from the ELF that ran, beside the arena the firmware reports
+    mem = report.memory
+    assert mem.text > 0 and mem.rodata > 0 and mem.bss >= result.arena.allocated_bytes
+    assert report.arena.used_bytes == result.arena.device_need_bytes
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "EMULATOR (instruction counts, not device time)" in md and "| instructions |" in md
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["memory"]["text"] == mem.text
+
+
+def test_the_default_architecture_on_the_emulator(tmp_path):
+    """edge_cnn, the default model's architecture, trained briefly on real Fashion-MNIST."""
+    from edgecnn.data import load_dataset
+    from edgecnn.quantize import quantize
+    from edgecnn.train import TrainConfig, train
+
+    ds = load_dataset("fashion_mnist").subset(train=2000, test=300)
+    trained = train("edge_cnn", ds, TrainConfig(epochs=2, verbose=0), out=tmp_path / "m.keras")
+    quantize(trained.model, ds, out=tmp_path / "edge_cnn.tflite", meta=trained.meta)
+    result, report = _emulated_bench(tmp_path / "edge_cnn.tflite", tmp_path, samples=100)
+    assert report.verify.checked == report.verify.bitexact == 100
+    assert "fashion_mnist" in report.verify.source
+    assert report.verify.device_accuracy == report.verify.host_accuracy > 0.5
