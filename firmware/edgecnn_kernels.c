@@ -3,6 +3,11 @@
 #include "edgecnn_kernels.h"
 
 #include <stddef.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#include <arm_acle.h>
+#endif
 
 #define EDGECNN_INT32_MAX 2147483647
 #define EDGECNN_INT32_MIN (-EDGECNN_INT32_MAX - 1)
@@ -41,64 +46,172 @@ int32_t edgecnn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 #define SRDHM edgecnn_saturating_rounding_doubling_high_mul
 #define RDBPOT edgecnn_rounding_divide_by_pot
 
-/* reference_integer_ops::ConvPerChannel (one group). */
-void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output) {
-  for (int32_t oy = 0; oy < p->out_h; ++oy) {
-    for (int32_t ox = 0; ox < p->out_w; ++ox) {
-      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-      const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-      for (int32_t oc = 0; oc < p->out_c; ++oc) {
-        int32_t acc = 0;
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-          const int32_t iy = in_y0 + p->dilation_h * ky;
-          if (iy < 0 || iy >= p->in_h) continue;
-          for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = in_x0 + p->dilation_w * kx;
-            if (ix < 0 || ix >= p->in_w) continue;
-            const int8_t* in = input + ((size_t)iy * p->in_w + ix) * p->in_c;
-            const int8_t* w = p->weights + (((size_t)oc * p->k_h + ky) * p->k_w + kx) * p->in_c;
-            for (int32_t ic = 0; ic < p->in_c; ++ic) {
-              acc += (int32_t)w[ic] * ((int32_t)in[ic] + p->input_offset);
-            }
-          }
-        }
-        if (p->bias) acc += p->bias[oc];
-        acc = edgecnn_multiply_by_quantized_multiplier(acc, p->multiplier[oc], p->shift[oc]);
-        acc += p->output_offset;
-        output[((size_t)oy * p->out_w + ox) * p->out_c + oc] =
-            (int8_t)clamp32(acc, p->act_min, p->act_max);
+/* Sum of w[i] * col[i]: int8 weights times int16 activations that already hold the input
+ * offset (padding taps are 0). `col` is in the order fill_col() writes: in each group
+ * of four, elements 0, 2, 1, 3, which is how SXTB16 splits four weight bytes. The sum is the
+ * reference's sum of the same products (integer addition in another order: the same int32). */
+static int32_t dot_col(const int16_t* col, const int8_t* w, int32_t n, int32_t acc) {
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+  for (; i + 4 <= n; i += 4) {
+    uint32_t wv, c02, c13;
+    memcpy(&wv, w + i, 4);
+    memcpy(&c02, col + i, 4);
+    memcpy(&c13, col + i + 2, 4);
+    acc = __smlad(__sxtb16(wv), (int16x2_t)c02, acc);
+    acc = __smlad(__sxtb16((wv >> 8) | (wv << 24)), (int16x2_t)c13, acc);
+  }
+#else
+  for (; i + 4 <= n; i += 4) {
+    acc += w[i] * col[i] + w[i + 2] * col[i + 1] + w[i + 1] * col[i + 2] + w[i + 3] * col[i + 3];
+  }
+#endif
+  for (; i < n; ++i) acc += (int32_t)w[i] * col[i];
+  return acc;
+}
+
+/* dot_col for two weight rows at once: each window load serves both. */
+static void dot_col2(const int16_t* col, const int8_t* wa, const int8_t* wb, int32_t n,
+                     int32_t* acc_a, int32_t* acc_b) {
+  int32_t i = 0, a = 0, b = 0;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+  for (; i + 4 <= n; i += 4) {
+    uint32_t va, vb, c02, c13;
+    memcpy(&va, wa + i, 4);
+    memcpy(&vb, wb + i, 4);
+    memcpy(&c02, col + i, 4);
+    memcpy(&c13, col + i + 2, 4);
+    a = __smlad(__sxtb16(va), (int16x2_t)c02, a);
+    b = __smlad(__sxtb16(vb), (int16x2_t)c02, b);
+    a = __smlad(__sxtb16((va >> 8) | (va << 24)), (int16x2_t)c13, a);
+    b = __smlad(__sxtb16((vb >> 8) | (vb << 24)), (int16x2_t)c13, b);
+  }
+#endif
+  *acc_a = dot_col(col + i, wa + i, n - i, a);
+  *acc_b = dot_col(col + i, wb + i, n - i, b);
+}
+
+/* One output pixel's receptive field as int16 (input + offset), 0 where it falls outside the
+ * input, in dot_col's order. */
+static void fill_col(const EdgecnnConvParams* p, const int8_t* input, int32_t in_y0, int32_t in_x0,
+                     int16_t* col) {
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnConvParams q = *p;
+  const int32_t n = q.k_h * q.k_w * q.in_c;
+  int32_t k = 0;
+  for (int32_t ky = 0; ky < q.k_h; ++ky) {
+    const int32_t iy = in_y0 + q.dilation_h * ky;
+    for (int32_t kx = 0; kx < q.k_w; ++kx) {
+      const int32_t ix = in_x0 + q.dilation_w * kx;
+      const int inside = iy >= 0 && iy < q.in_h && ix >= 0 && ix < q.in_w;
+      const int8_t* in = input + ((size_t)iy * q.in_w + ix) * q.in_c;
+      for (int32_t ic = 0; ic < q.in_c; ++ic, ++k) {
+        /* position k goes to its slot in the 0, 2, 1, 3 order of its group of four */
+        const int32_t group = k & ~3, lane = k & 3;
+        const int32_t slot = (k < (n & ~3)) ? group + ((lane & 1) << 1) + (lane >> 1) : k;
+        col[slot] = inside ? (int16_t)(in[ic] + q.input_offset) : 0;
       }
     }
   }
 }
 
-/* reference_integer_ops::DepthwiseConvPerChannel. */
-void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output) {
-  for (int32_t oy = 0; oy < p->out_h; ++oy) {
-    for (int32_t ox = 0; ox < p->out_w; ++ox) {
-      const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-      const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-      for (int32_t ic = 0; ic < p->in_c; ++ic) {
-        for (int32_t m = 0; m < p->depth_multiplier; ++m) {
-          const int32_t oc = m + ic * p->depth_multiplier;
-          int32_t acc = 0;
-          for (int32_t ky = 0; ky < p->k_h; ++ky) {
-            const int32_t iy = in_y0 + p->dilation_h * ky;
-            if (iy < 0 || iy >= p->in_h) continue;
-            for (int32_t kx = 0; kx < p->k_w; ++kx) {
-              const int32_t ix = in_x0 + p->dilation_w * kx;
-              if (ix < 0 || ix >= p->in_w) continue;
-              const int32_t in = input[((size_t)iy * p->in_w + ix) * p->in_c + ic];
-              const int32_t w = p->weights[((size_t)ky * p->k_w + kx) * p->out_c + oc];
-              acc += w * (in + p->input_offset);
+static int8_t requantize(int32_t acc, const int32_t* bias, int32_t c, int32_t multiplier,
+                         int32_t shift, int32_t output_offset, int32_t lo, int32_t hi) {
+  if (bias) acc += bias[c];
+  acc = edgecnn_multiply_by_quantized_multiplier(acc, multiplier, shift) + output_offset;
+  return (int8_t)clamp32(acc, lo, hi);
+}
+
+/* reference_integer_ops::ConvPerChannel (one group), through a per-pixel window buffer. */
+void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                     void* scratch) {
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnConvParams q = *p;
+  int16_t* col = (int16_t*)scratch;
+  const int32_t n = q.k_h * q.k_w * q.in_c;
+  for (int32_t oy = 0; oy < q.out_h; ++oy) {
+    for (int32_t ox = 0; ox < q.out_w; ++ox) {
+      fill_col(&q, input, oy * q.stride_h - q.pad_h, ox * q.stride_w - q.pad_w, col);
+      int8_t* out = output + ((size_t)oy * q.out_w + ox) * q.out_c;
+      int32_t oc = 0;
+      for (; oc + 2 <= q.out_c; oc += 2) {
+        int32_t a, b;
+        dot_col2(col, q.weights + (size_t)oc * n, q.weights + (size_t)(oc + 1) * n, n, &a, &b);
+        out[oc] = requantize(a, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+                             q.act_min, q.act_max);
+        out[oc + 1] = requantize(b, q.bias, oc + 1, q.multiplier[oc + 1], q.shift[oc + 1],
+                                 q.output_offset, q.act_min, q.act_max);
+      }
+      for (; oc < q.out_c; ++oc) {
+        const int32_t acc = dot_col(col, q.weights + (size_t)oc * n, n, 0);
+        out[oc] = requantize(acc, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+                             q.act_min, q.act_max);
+      }
+    }
+  }
+}
+
+/* reference_integer_ops::DepthwiseConvPerChannel. With one output channel per input channel,
+ * four channels at a time are accumulated in registers over the taps of one output pixel (the
+ * weights and inputs of one tap are contiguous across channels); otherwise all channels of the
+ * pixel in the scratch. */
+void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                               void* scratch) {
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnConvParams q = *p;
+  int32_t* acc = (int32_t*)scratch;
+  const int32_t m = q.depth_multiplier;
+  for (int32_t oy = 0; oy < q.out_h; ++oy) {
+    const int32_t in_y0 = oy * q.stride_h - q.pad_h;
+    for (int32_t ox = 0; ox < q.out_w; ++ox) {
+      const int32_t in_x0 = ox * q.stride_w - q.pad_w;
+      int8_t* out = output + ((size_t)oy * q.out_w + ox) * q.out_c;
+      int32_t c = 0;
+      if (m == 1) {
+        for (; c + 4 <= q.out_c; c += 4) {
+          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          for (int32_t ky = 0; ky < q.k_h; ++ky) {
+            const int32_t iy = in_y0 + q.dilation_h * ky;
+            if (iy < 0 || iy >= q.in_h) continue;
+            for (int32_t kx = 0; kx < q.k_w; ++kx) {
+              const int32_t ix = in_x0 + q.dilation_w * kx;
+              if (ix < 0 || ix >= q.in_w) continue;
+              const int8_t* in = input + ((size_t)iy * q.in_w + ix) * q.in_c + c;
+              const int8_t* w = q.weights + ((size_t)ky * q.k_w + kx) * q.out_c + c;
+              a0 += w[0] * (in[0] + q.input_offset);
+              a1 += w[1] * (in[1] + q.input_offset);
+              a2 += w[2] * (in[2] + q.input_offset);
+              a3 += w[3] * (in[3] + q.input_offset);
             }
           }
-          if (p->bias) acc += p->bias[oc];
-          acc = edgecnn_multiply_by_quantized_multiplier(acc, p->multiplier[oc], p->shift[oc]);
-          acc += p->output_offset;
-          output[((size_t)oy * p->out_w + ox) * p->out_c + oc] =
-              (int8_t)clamp32(acc, p->act_min, p->act_max);
+          out[c] = requantize(a0, q.bias, c, q.multiplier[c], q.shift[c], q.output_offset,
+                              q.act_min, q.act_max);
+          out[c + 1] = requantize(a1, q.bias, c + 1, q.multiplier[c + 1], q.shift[c + 1],
+                                  q.output_offset, q.act_min, q.act_max);
+          out[c + 2] = requantize(a2, q.bias, c + 2, q.multiplier[c + 2], q.shift[c + 2],
+                                  q.output_offset, q.act_min, q.act_max);
+          out[c + 3] = requantize(a3, q.bias, c + 3, q.multiplier[c + 3], q.shift[c + 3],
+                                  q.output_offset, q.act_min, q.act_max);
         }
+      }
+      if (c == q.out_c) continue;
+      for (int32_t oc = c; oc < q.out_c; ++oc) acc[oc] = 0;
+      for (int32_t ky = 0; ky < q.k_h; ++ky) {
+        const int32_t iy = in_y0 + q.dilation_h * ky;
+        if (iy < 0 || iy >= q.in_h) continue;
+        for (int32_t kx = 0; kx < q.k_w; ++kx) {
+          const int32_t ix = in_x0 + q.dilation_w * kx;
+          if (ix < 0 || ix >= q.in_w) continue;
+          const int8_t* in = input + ((size_t)iy * q.in_w + ix) * q.in_c;
+          const int8_t* w = q.weights + ((size_t)ky * q.k_w + kx) * q.out_c;
+          for (int32_t oc = c; oc < q.out_c; ++oc) {
+            acc[oc] += w[oc] * (in[oc / m] + q.input_offset);
+          }
+        }
+      }
+      for (int32_t oc = c; oc < q.out_c; ++oc) {
+        out[oc] = requantize(acc[oc], q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+                             q.act_min, q.act_max);
       }
     }
   }
@@ -106,45 +219,58 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
 
 /* reference_integer_ops::FullyConnected (per tensor) and FullyConnectedPerChannel. */
 void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8_t* input,
-                                int8_t* output) {
-  for (int32_t b = 0; b < p->batches; ++b) {
-    const int8_t* in = input + (size_t)b * p->in_depth;
-    for (int32_t oc = 0; oc < p->out_depth; ++oc) {
-      const int8_t* w = p->weights + (size_t)oc * p->in_depth;
+                                int8_t* output, void* scratch) {
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnFullyConnectedParams q = *p;
+  int16_t* col = (int16_t*)scratch;
+  for (int32_t b = 0; b < q.batches; ++b) {
+    const int8_t* in = input + (size_t)b * q.in_depth;
+    const int32_t n = q.in_depth, whole = n & ~3;
+    for (int32_t d = 0; d < n; ++d) { /* the same 0, 2, 1, 3 order as fill_col */
+      const int32_t lane = d & 3;
+      const int32_t slot = d < whole ? (d & ~3) + ((lane & 1) << 1) + (lane >> 1) : d;
+      col[slot] = (int16_t)(in[d] + q.input_offset);
+    }
+    for (int32_t oc = 0; oc < q.out_depth; ++oc) {
+      const int8_t* w = q.weights + (size_t)oc * n;
       int32_t acc = 0;
-      for (int32_t d = 0; d < p->in_depth; ++d) {
-        acc += ((int32_t)w[d] + p->filter_offset) * ((int32_t)in[d] + p->input_offset);
+      if (q.filter_offset == 0) {
+        acc = dot_col(col, w, n, 0);
+      } else {
+        for (int32_t d = 0; d < n; ++d) {
+          acc += ((int32_t)w[d] + q.filter_offset) * ((int32_t)in[d] + q.input_offset);
+        }
       }
-      if (p->bias) acc += p->bias[oc];
-      acc = edgecnn_multiply_by_quantized_multiplier(acc, p->multiplier[oc], p->shift[oc]);
-      acc += p->output_offset;
-      output[(size_t)b * p->out_depth + oc] = (int8_t)clamp32(acc, p->act_min, p->act_max);
+      output[(size_t)b * q.out_depth + oc] = requantize(
+          acc, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset, q.act_min, q.act_max);
     }
   }
 }
 
 /* reference_integer_ops::AveragePool (int8). */
 void edgecnn_average_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t* output) {
-  for (int32_t oy = 0; oy < p->out_h; ++oy) {
-    for (int32_t ox = 0; ox < p->out_w; ++ox) {
-      const int32_t y0 = oy * p->stride_h - p->pad_h;
-      const int32_t x0 = ox * p->stride_w - p->pad_w;
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnPoolParams q = *p;
+  for (int32_t oy = 0; oy < q.out_h; ++oy) {
+    for (int32_t ox = 0; ox < q.out_w; ++ox) {
+      const int32_t y0 = oy * q.stride_h - q.pad_h;
+      const int32_t x0 = ox * q.stride_w - q.pad_w;
       const int32_t fy_start = y0 < 0 ? -y0 : 0;
-      const int32_t fy_end = p->k_h < p->in_h - y0 ? p->k_h : p->in_h - y0;
+      const int32_t fy_end = q.k_h < q.in_h - y0 ? q.k_h : q.in_h - y0;
       const int32_t fx_start = x0 < 0 ? -x0 : 0;
-      const int32_t fx_end = p->k_w < p->in_w - x0 ? p->k_w : p->in_w - x0;
-      for (int32_t c = 0; c < p->channels; ++c) {
+      const int32_t fx_end = q.k_w < q.in_w - x0 ? q.k_w : q.in_w - x0;
+      for (int32_t c = 0; c < q.channels; ++c) {
         int32_t acc = 0, count = 0;
         for (int32_t fy = fy_start; fy < fy_end; ++fy) {
           for (int32_t fx = fx_start; fx < fx_end; ++fx) {
-            acc += input[((size_t)(y0 + fy) * p->in_w + (x0 + fx)) * p->channels + c];
+            acc += input[((size_t)(y0 + fy) * q.in_w + (x0 + fx)) * q.channels + c];
             ++count;
           }
         }
         if (count == 0) count = 1; /* TFLM fails the op here; the planner never emits it */
         acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-        output[((size_t)oy * p->out_w + ox) * p->channels + c] =
-            (int8_t)clamp32(acc, p->act_min, p->act_max);
+        output[((size_t)oy * q.out_w + ox) * q.channels + c] =
+            (int8_t)clamp32(acc, q.act_min, q.act_max);
       }
     }
   }
@@ -152,24 +278,26 @@ void edgecnn_average_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, in
 
 /* reference_integer_ops::MaxPool (int8). */
 void edgecnn_max_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t* output) {
-  for (int32_t oy = 0; oy < p->out_h; ++oy) {
-    for (int32_t ox = 0; ox < p->out_w; ++ox) {
-      const int32_t y0 = oy * p->stride_h - p->pad_h;
-      const int32_t x0 = ox * p->stride_w - p->pad_w;
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnPoolParams q = *p;
+  for (int32_t oy = 0; oy < q.out_h; ++oy) {
+    for (int32_t ox = 0; ox < q.out_w; ++ox) {
+      const int32_t y0 = oy * q.stride_h - q.pad_h;
+      const int32_t x0 = ox * q.stride_w - q.pad_w;
       const int32_t fy_start = y0 < 0 ? -y0 : 0;
-      const int32_t fy_end = p->k_h < p->in_h - y0 ? p->k_h : p->in_h - y0;
+      const int32_t fy_end = q.k_h < q.in_h - y0 ? q.k_h : q.in_h - y0;
       const int32_t fx_start = x0 < 0 ? -x0 : 0;
-      const int32_t fx_end = p->k_w < p->in_w - x0 ? p->k_w : p->in_w - x0;
-      for (int32_t c = 0; c < p->channels; ++c) {
+      const int32_t fx_end = q.k_w < q.in_w - x0 ? q.k_w : q.in_w - x0;
+      for (int32_t c = 0; c < q.channels; ++c) {
         int32_t best = -128;
         for (int32_t fy = fy_start; fy < fy_end; ++fy) {
           for (int32_t fx = fx_start; fx < fx_end; ++fx) {
-            const int32_t v = input[((size_t)(y0 + fy) * p->in_w + (x0 + fx)) * p->channels + c];
+            const int32_t v = input[((size_t)(y0 + fy) * q.in_w + (x0 + fx)) * q.channels + c];
             if (v > best) best = v;
           }
         }
-        output[((size_t)oy * p->out_w + ox) * p->channels + c] =
-            (int8_t)clamp32(best, p->act_min, p->act_max);
+        output[((size_t)oy * q.out_w + ox) * q.channels + c] =
+            (int8_t)clamp32(best, q.act_min, q.act_max);
       }
     }
   }
@@ -179,15 +307,16 @@ void edgecnn_max_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t
  * 20 bits of headroom, added, rescaled to the output. */
 void edgecnn_add_s8(const EdgecnnAddParams* p, const int8_t* input1, const int8_t* input2,
                     int8_t* output) {
-  for (int32_t i = 0; i < p->count; ++i) {
-    const int32_t a = wrap_shl(p->input1_offset + input1[i], p->left_shift);
-    const int32_t b = wrap_shl(p->input2_offset + input2[i], p->left_shift);
-    const int32_t sa = RDBPOT(SRDHM(a, p->input1_multiplier), -p->input1_shift);
-    const int32_t sb = RDBPOT(SRDHM(b, p->input2_multiplier), -p->input2_shift);
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnAddParams q = *p;
+  for (int32_t i = 0; i < q.count; ++i) {
+    const int32_t a = wrap_shl(q.input1_offset + input1[i], q.left_shift);
+    const int32_t b = wrap_shl(q.input2_offset + input2[i], q.left_shift);
+    const int32_t sa = RDBPOT(SRDHM(a, q.input1_multiplier), -q.input1_shift);
+    const int32_t sb = RDBPOT(SRDHM(b, q.input2_multiplier), -q.input2_shift);
     const int32_t sum = wrap_add(sa, sb);
-    const int32_t out =
-        RDBPOT(SRDHM(sum, p->output_multiplier), -p->output_shift) + p->output_offset;
-    output[i] = (int8_t)clamp32(out, p->act_min, p->act_max);
+    const int32_t out = RDBPOT(SRDHM(sum, q.output_multiplier), -q.output_shift) + q.output_offset;
+    output[i] = (int8_t)clamp32(out, q.act_min, q.act_max);
   }
 }
 
@@ -254,18 +383,20 @@ static int count_leading_zeros(uint32_t x) {
 }
 
 void edgecnn_softmax_s8(const EdgecnnSoftmaxParams* p, const int8_t* input, int8_t* output) {
-  for (int32_t row = 0; row < p->outer; ++row) {
-    const int8_t* in = input + (size_t)row * p->depth;
-    int8_t* out = output + (size_t)row * p->depth;
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnSoftmaxParams q = *p;
+  for (int32_t row = 0; row < q.outer; ++row) {
+    const int8_t* in = input + (size_t)row * q.depth;
+    int8_t* out = output + (size_t)row * q.depth;
     int32_t max_in_row = -128;
-    for (int32_t c = 0; c < p->depth; ++c) {
+    for (int32_t c = 0; c < q.depth; ++c) {
       if (in[c] > max_in_row) max_in_row = in[c];
     }
     int32_t sum_of_exps = 0; /* Q12.19 */
-    for (int32_t c = 0; c < p->depth; ++c) {
+    for (int32_t c = 0; c < q.depth; ++c) {
       const int32_t diff = (int32_t)in[c] - max_in_row;
-      if (diff >= p->diff_min) {
-        const int32_t scaled = SRDHM(wrap_shl(diff, p->input_left_shift), p->input_multiplier);
+      if (diff >= q.diff_min) {
+        const int32_t scaled = SRDHM(wrap_shl(diff, q.input_left_shift), q.input_multiplier);
         sum_of_exps = wrap_add(sum_of_exps, RDBPOT(exp_on_negative_values_q5(scaled), 12));
       }
     }
@@ -274,10 +405,10 @@ void edgecnn_softmax_s8(const EdgecnnSoftmaxParams* p, const int8_t* input, int8
     const int32_t shifted_sum_minus_one =
         (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - (1u << 31));
     const int32_t shifted_scale = one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
-    for (int32_t c = 0; c < p->depth; ++c) {
+    for (int32_t c = 0; c < q.depth; ++c) {
       const int32_t diff = (int32_t)in[c] - max_in_row;
-      if (diff >= p->diff_min) {
-        const int32_t scaled = SRDHM(wrap_shl(diff, p->input_left_shift), p->input_multiplier);
+      if (diff >= q.diff_min) {
+        const int32_t scaled = SRDHM(wrap_shl(diff, q.input_left_shift), q.input_multiplier);
         const int32_t exp_in_0 = exp_on_negative_values_q5(scaled);
         const int32_t unsat = RDBPOT(SRDHM(shifted_scale, exp_in_0), num_bits_over_unit + 31 - 8);
         out[c] = (int8_t)clamp32(unsat - 128, -128, 127);

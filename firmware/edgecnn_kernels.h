@@ -62,10 +62,14 @@ typedef struct {
   int32_t input_multiplier, input_left_shift, diff_min;
 } EdgecnnSoftmaxParams;
 
-void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output);
-void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output);
+/* `scratch`: 4-byte aligned, edgecnn_conv_scratch_bytes() etc. bytes (the host plans them:
+ * CONV_2D 2 * k_h * k_w * in_c, DEPTHWISE_CONV_2D 4 * out_c, FULLY_CONNECTED 2 * in_depth). */
+void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                     void* scratch);
+void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                               void* scratch);
 void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8_t* input,
-                                int8_t* output);
+                                int8_t* output, void* scratch);
 void edgecnn_average_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t* output);
 void edgecnn_max_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t* output);
 void edgecnn_add_s8(const EdgecnnAddParams* p, const int8_t* input1, const int8_t* input2,

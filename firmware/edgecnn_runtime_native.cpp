@@ -11,7 +11,11 @@
 
 namespace {
 
+// The planned tensors, then the kernels' scratch (one layer's window buffer at a time).
 alignas(16) int8_t arena[EDGECNN_ARENA_BYTES];
+static_assert(EDGECNN_ARENA_BYTES >= EDGECNN_NATIVE_PLAN_BYTES + EDGECNN_NATIVE_SCRATCH_BYTES,
+              "the arena holds the plan and the scratch");
+void* const scratch = arena + EDGECNN_NATIVE_PLAN_BYTES;
 
 const int8_t* at(int32_t offset) { return arena + offset; }
 
@@ -33,14 +37,15 @@ void run(const EdgecnnNativeLayer& l) {
   int8_t* out = arena + l.output;
   switch (l.kernel) {
     case EDGECNN_NATIVE_CONV:
-      edgecnn_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out);
+      edgecnn_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out, scratch);
       break;
     case EDGECNN_NATIVE_DEPTHWISE_CONV:
-      edgecnn_depthwise_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out);
+      edgecnn_depthwise_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out,
+                                scratch);
       break;
     case EDGECNN_NATIVE_FULLY_CONNECTED:
       edgecnn_fully_connected_s8(static_cast<const EdgecnnFullyConnectedParams*>(l.params),
-                                 at(l.input1), out);
+                                 at(l.input1), out, scratch);
       break;
     case EDGECNN_NATIVE_AVERAGE_POOL:
       edgecnn_average_pool_s8(static_cast<const EdgecnnPoolParams*>(l.params), at(l.input1), out);
@@ -90,6 +95,8 @@ EdgecnnTensor edgecnn_runtime_output(void) {
 
 uint32_t edgecnn_runtime_arena_allocated(void) { return (uint32_t)sizeof(arena); }
 
-uint32_t edgecnn_runtime_arena_used(void) { return EDGECNN_NATIVE_PLAN_BYTES; }
+uint32_t edgecnn_runtime_arena_used(void) {
+  return EDGECNN_NATIVE_PLAN_BYTES + EDGECNN_NATIVE_SCRATCH_BYTES;
+}
 
 int edgecnn_runtime_has_op_events(void) { return 1; }

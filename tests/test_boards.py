@@ -11,10 +11,23 @@ from edgecnn.runtimes.tflm import plan_arena
 
 def test_every_board_file_validates():
     boards = list_boards()
-    assert {b.name for b in boards} >= {"nano33ble", "esp32"}
+    assert {b.name for b in boards} >= {"nano33ble", "esp32", "mps2-an386"}
     for b in boards:
-        assert b.runtime.source and b.tflm.why and b.tflm.lib_deps
-        assert b.sram_bytes > b.runtime.ram_bytes
+        assert b.runtime.source and b.sram_bytes > b.runtime.ram_bytes
+        # a board that lists the TFLM runtime pins its library; the others need none
+        assert ("tflm" in b.runtimes) == (b.tflm is not None)
+        if b.tflm is not None:
+            assert b.tflm.why and b.tflm.lib_deps
+        # an emulated board says how to run it; a board with an Arduino core is PlatformIO's
+        assert (b.target == "emulator") == (b.emulator is not None)
+        assert (b.platform == "arduino") == (b.platformio is not None)
+
+
+def test_the_emulated_board():
+    b = load_board("emulator")
+    assert b.name == "mps2-an386" and b.target == "emulator" and b.runtimes == ("native",)
+    assert b.emulator.machine == "mps2-an386" and "-mcpu=cortex-m4" in b.emulator.compiler_flags
+    assert (resource_dir("firmware") / b.platform / b.emulator.linker_script).is_file()
 
 
 @pytest.mark.parametrize("alias, name", [("nano33", "nano33ble"), ("NANO33BLESENSE", "nano33ble"),
@@ -130,7 +143,7 @@ def test_a_users_board_folder_cannot_take_over_a_name_and_broken_files_hide_noth
                                                   'aliases = ["m2"]'))
     monkeypatch.setenv("EDGECNN_BOARDS_DIR", str(tmp_path))
     scan = scan_boards()
-    assert {b.name for b in scan.boards} == {"esp32", "nano33ble", "mine2"}
+    assert {b.name for b in scan.boards} == {"esp32", "nano33ble", "mps2-an386", "mine2"}
     assert any("'nano33' is already taken" in e for e in scan.errors)
     assert any("broken.toml cannot be read" in e for e in scan.errors)
     assert load_board("nano33").name == "nano33ble" and load_board("m2").name == "mine2"

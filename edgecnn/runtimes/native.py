@@ -115,7 +115,13 @@ class NativePlan:
     input_offset: int
     output_offset: int
     weight_bytes: int = 0
+    scratch_bytes: int = 0            # the kernels' window buffer, after the plan
+    scratch_layer: str = ""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.arena_bytes + self.scratch_bytes
 
 
 def unsupported_ops(m: TfliteModel) -> list[str]:
@@ -200,8 +206,24 @@ def lower(m: TfliteModel) -> NativePlan:
                             for a in layer.arrays)
         layers.append(layer)
     inp, out = m.input_tensor(), m.output_tensor()
+    scratch, where = max(((_scratch_bytes(m, op), f"{op.index} {op.opcode.name}")
+                          for op in m.operators), default=(0, ""))
+    scratch = -(-scratch // ALIGN) * ALIGN
     return NativePlan(layers, peak, offsets, inp, out, offsets[m.inputs[0]],
-                      offsets[m.outputs[0]], weight_bytes)
+                      offsets[m.outputs[0]], weight_bytes, scratch, where if scratch else "")
+
+
+def _scratch_bytes(m: TfliteModel, op: Operator) -> int:
+    """What edgecnn_kernels.c asks of the scratch for ``op`` (see edgecnn_kernels.h)."""
+    name = op.opcode.name
+    if name == "CONV_2D":
+        w = m.tensors[op.inputs[1]].shape
+        return 2 * w[1] * w[2] * w[3]
+    if name == "DEPTHWISE_CONV_2D":
+        return 4 * m.tensors[op.outputs[0]].shape[-1]
+    if name == "FULLY_CONNECTED":
+        return 2 * m.tensors[op.inputs[1]].shape[1]
+    return 0
 
 
 def _q(t: Tensor) -> tuple[float, int]:
@@ -355,11 +377,13 @@ class NativeRuntime:
     def plan_memory(self, analysis, board: Board) -> ArenaPlan:
         plan = self._plan(analysis)
         return ArenaPlan(host_bytes=plan.arena_bytes, host_32bit_bytes=plan.arena_bytes,
-                         scratch_bytes=0, scratch_layer="", device_need_bytes=plan.arena_bytes,
-                         allocated_bytes=max(ALIGN, plan.arena_bytes), margin=0.0,
+                         scratch_bytes=plan.scratch_bytes, scratch_layer=plan.scratch_layer,
+                         device_need_bytes=plan.total_bytes,
+                         allocated_bytes=max(ALIGN, plan.total_bytes), margin=0.0,
                          kernels="edgecnn-c99",
                          method="static plan over tensor lifetimes (greedy first fit, largest "
-                                "first, RESHAPE in place): the exact bytes the firmware uses")
+                                "first, RESHAPE in place) + the largest kernel window buffer: "
+                                "the exact bytes the firmware uses")
 
     def _plan(self, analysis) -> NativePlan:
         if analysis.tflite is None:
