@@ -18,12 +18,12 @@ static int32_t clamp32(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo :
 static int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 static int32_t wrap_shl(int32_t a, int s) { return (int32_t)((uint32_t)a << s); }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul. */
+/* gemmlowp SaturatingRoundingDoublingHighMul. gemmlowp divides (ab + nudge) by 2^31 toward
+ * zero, with nudge = 2^30 for ab >= 0 and 1 - 2^30 otherwise; both cases equal
+ * floor((ab + 2^30) / 2^31), an arithmetic shift (GCC shifts signed values arithmetically). */
 int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
   if (a == b && a == EDGECNN_INT32_MIN) return EDGECNN_INT32_MAX;
-  const int64_t ab = (int64_t)a * (int64_t)b;
-  const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: round to nearest, ties away from zero. */
@@ -70,27 +70,6 @@ static int32_t dot_col(const int16_t* col, const int8_t* w, int32_t n, int32_t a
   return acc;
 }
 
-/* dot_col for two weight rows at once: each window load serves both. */
-static void dot_col2(const int16_t* col, const int8_t* wa, const int8_t* wb, int32_t n,
-                     int32_t* acc_a, int32_t* acc_b) {
-  int32_t i = 0, a = 0, b = 0;
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-  for (; i + 4 <= n; i += 4) {
-    uint32_t va, vb, c02, c13;
-    memcpy(&va, wa + i, 4);
-    memcpy(&vb, wb + i, 4);
-    memcpy(&c02, col + i, 4);
-    memcpy(&c13, col + i + 2, 4);
-    a = __smlad(__sxtb16(va), (int16x2_t)c02, a);
-    b = __smlad(__sxtb16(vb), (int16x2_t)c02, b);
-    a = __smlad(__sxtb16((va >> 8) | (va << 24)), (int16x2_t)c13, a);
-    b = __smlad(__sxtb16((vb >> 8) | (vb << 24)), (int16x2_t)c13, b);
-  }
-#endif
-  *acc_a = dot_col(col + i, wa + i, n - i, a);
-  *acc_b = dot_col(col + i, wb + i, n - i, b);
-}
-
 /* One output pixel's receptive field as int16 (input + offset), 0 where it falls outside the
  * input, in dot_col's order. */
 static void fill_col(const EdgecnnConvParams* p, const int8_t* input, int32_t in_y0, int32_t in_x0,
@@ -127,25 +106,49 @@ void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* ou
                      void* scratch) {
   /* a local copy: stores through int8_t pointers may alias *p, not q */
   const EdgecnnConvParams q = *p;
-  int16_t* col = (int16_t*)scratch;
   const int32_t n = q.k_h * q.k_w * q.in_c;
-  for (int32_t oy = 0; oy < q.out_h; ++oy) {
-    for (int32_t ox = 0; ox < q.out_w; ++ox) {
-      fill_col(&q, input, oy * q.stride_h - q.pad_h, ox * q.stride_w - q.pad_w, col);
-      int8_t* out = output + ((size_t)oy * q.out_w + ox) * q.out_c;
-      int32_t oc = 0;
-      for (; oc + 2 <= q.out_c; oc += 2) {
-        int32_t a, b;
-        dot_col2(col, q.weights + (size_t)oc * n, q.weights + (size_t)(oc + 1) * n, n, &a, &b);
-        out[oc] = requantize(a, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
-                             q.act_min, q.act_max);
-        out[oc + 1] = requantize(b, q.bias, oc + 1, q.multiplier[oc + 1], q.shift[oc + 1],
-                                 q.output_offset, q.act_min, q.act_max);
+  int16_t* col_a = (int16_t*)scratch;
+  int16_t* col_b = col_a + ((n + 1) & ~1); /* keeps 4-byte alignment */
+  const int32_t pixels = q.out_h * q.out_w;
+  for (int32_t px = 0; px < pixels; px += 2) {
+    /* two output pixels (in raster order) per pass: each weight load serves both */
+    const int32_t pair = px + 1 < pixels;
+    const int32_t oy = px / q.out_w, ox = px % q.out_w;
+    fill_col(&q, input, oy * q.stride_h - q.pad_h, ox * q.stride_w - q.pad_w, col_a);
+    if (pair) {
+      const int32_t oy1 = (px + 1) / q.out_w, ox1 = (px + 1) % q.out_w;
+      fill_col(&q, input, oy1 * q.stride_h - q.pad_h, ox1 * q.stride_w - q.pad_w, col_b);
+    }
+    int8_t* out_a = output + (size_t)px * q.out_c;
+    int8_t* out_b = out_a + q.out_c;
+    for (int32_t oc = 0; oc < q.out_c; ++oc) {
+      const int8_t* w = q.weights + (size_t)oc * n;
+      int32_t a = 0, b = 0;
+      int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+      if (pair) {
+        for (; i + 4 <= n; i += 4) {
+          uint32_t wv, a02, a13, b02, b13;
+          memcpy(&wv, w + i, 4);
+          memcpy(&a02, col_a + i, 4);
+          memcpy(&a13, col_a + i + 2, 4);
+          memcpy(&b02, col_b + i, 4);
+          memcpy(&b13, col_b + i + 2, 4);
+          const int16x2_t w02 = __sxtb16(wv), w13 = __sxtb16((wv >> 8) | (wv << 24));
+          a = __smlad(w02, (int16x2_t)a02, a);
+          a = __smlad(w13, (int16x2_t)a13, a);
+          b = __smlad(w02, (int16x2_t)b02, b);
+          b = __smlad(w13, (int16x2_t)b13, b);
+        }
       }
-      for (; oc < q.out_c; ++oc) {
-        const int32_t acc = dot_col(col, q.weights + (size_t)oc * n, n, 0);
-        out[oc] = requantize(acc, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+#endif
+      a = dot_col(col_a + i, w + i, n - i, a);
+      out_a[oc] = requantize(a, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
                              q.act_min, q.act_max);
+      if (pair) {
+        b = dot_col(col_b + i, w + i, n - i, b);
+        out_b[oc] = requantize(b, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+                               q.act_min, q.act_max);
       }
     }
   }

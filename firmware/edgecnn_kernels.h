@@ -63,7 +63,8 @@ typedef struct {
 } EdgecnnSoftmaxParams;
 
 /* `scratch`: 4-byte aligned, edgecnn_conv_scratch_bytes() etc. bytes (the host plans them:
- * CONV_2D 2 * k_h * k_w * in_c, DEPTHWISE_CONV_2D 4 * out_c, FULLY_CONNECTED 2 * in_depth). */
+ * CONV_2D 4 * k_h * k_w * in_c (rounded up to even), DEPTHWISE_CONV_2D 4 * out_c, FULLY_CONNECTED 2
+ * * in_depth). */
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                      void* scratch);
 void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,

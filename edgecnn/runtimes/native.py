@@ -216,9 +216,9 @@ def lower(m: TfliteModel) -> NativePlan:
 def _scratch_bytes(m: TfliteModel, op: Operator) -> int:
     """What edgecnn_kernels.c asks of the scratch for ``op`` (see edgecnn_kernels.h)."""
     name = op.opcode.name
-    if name == "CONV_2D":
+    if name == "CONV_2D":   # two pixels' windows, each padded to an even count
         w = m.tensors[op.inputs[1]].shape
-        return 2 * w[1] * w[2] * w[3]
+        return 2 * 2 * ((w[1] * w[2] * w[3] + 1) & ~1)
     if name == "DEPTHWISE_CONV_2D":
         return 4 * m.tensors[op.outputs[0]].shape[-1]
     if name == "FULLY_CONNECTED":

@@ -1,0 +1,101 @@
+"""The native C runtime against TFLM on the same models, on the emulated Cortex-M4.
+
+Per model: the TFLM arena (``arena_used_bytes()`` of the pinned Nano library measured on an
+emulated Cortex-M4, and what edgecnn allocates for the Nano) beside the native runtime's
+(static plan + kernel scratch, what its firmware uses), with the ratio; the native firmware's
+sections (``arm-none-eabi-size -A``) and the runtime's own code (kernels + dispatcher); the
+emulated instructions per inference (QEMU mps2-an386, ``-icount shift=0``) beside the TFLM +
+CMSIS-NN figures measured with the same library on the same emulator; the bench's wall time.
+Every figure here is EMULATED: instruction counts, not a device's latency.
+
+Targets (issue "A native C runtime ..."): native arena <= 0.6 x TFLM's; instructions <= TFLM +
+CMSIS-NN's; native runtime code + the model's constants <= 0.8 x TFLM + CMSIS-NN code (33-66 KB,
+-O2) + the flatbuffer.
+
+    python benchmarks/bench_native.py [--models DIR] [MODEL.tflite ...]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from edgecnn.build import build
+from edgecnn.emulator import build_elf, elf_memory
+from edgecnn.harness.bench import bench
+
+# arena_used_bytes() of the pinned Nano library (7948b85, CMSIS-NN) on an emulated Cortex-M4
+TFLM_ARENA_USED = {"kws_ref_model": 24_164, "pretrainedResnet_quant": 55_188, "ad01_int8": 2_596}
+# instructions per inference, the same library with CMSIS-NN on QEMU mps2-an386 -icount shift=0
+TFLM_INSTRUCTIONS = {"kws_ref_model": 7_940_000, "pretrainedResnet_quant": 31_900_000,
+                     "ad01_int8": 580_000}
+TFLM_CODE_BYTES = (33_000, 66_000)   # TFLM + CMSIS-NN text of those builds (-O2)
+
+
+def runtime_code_bytes(elf: Path) -> int:
+    """Text of the native runtime's own objects (kernels and dispatcher) in the build folder."""
+    folder = elf.parent
+    total = 0
+    for name in ("edgecnn_kernels.c.o", "edgecnn_runtime_native.cpp.o"):
+        out = subprocess.run(["arm-none-eabi-size", "-A", str(folder / name)],
+                             capture_output=True, text=True, check=True).stdout
+        total += sum(int(line.split()[1]) for line in out.splitlines()
+                     if line.startswith(".text"))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*")
+    parser.add_argument("--models-dir", default=str(Path(__file__).resolve().parents[2] /
+                                                    "shared" / "models"))
+    args = parser.parse_args()
+    models = [Path(m) for m in args.models] or sorted(Path(args.models_dir).glob("*.tflite"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in models:
+            nano = build("nano33", model, Path(tmp) / f"tflm_{model.stem}")
+            native = build("mps2-an386", model, Path(tmp) / f"native_{model.stem}")
+            start = time.monotonic()
+            report = bench(native.project, port="emulator", runs=5, warmup=1, verify=True,
+                           samples=20, out=Path(tmp) / f"r_{model.stem}" / "report.json",
+                           timeout=120)
+            wall = time.monotonic() - start
+            elf = build_elf(native.project)
+            mem = elf_memory(elf)
+            code = runtime_code_bytes(elf)
+            instructions = report.latency.cycles.p50 if report.latency.cycles else 0.0
+            rows.append((model.stem, nano, native, report, mem, code, instructions, wall))
+    print("EMULATED figures (QEMU mps2-an386, Cortex-M4F, -icount shift=0): instruction counts,"
+          " not device time.\n")
+    print(f"{'model':<24} {'TFLM used':>9} {'TFLM alloc':>10} {'native':>8} {'ratio':>6} "
+          f"{'target':>6}")
+    for name, nano, native, *_ in rows:
+        used = TFLM_ARENA_USED.get(name)
+        nat = native.arena.allocated_bytes
+        ratio = f"{nat / used:.2f}" if used else "–"
+        print(f"{name:<24} {used or 0:>9,} {nano.arena.allocated_bytes:>10,} {nat:>8,} "
+              f"{ratio:>6} {'<=0.60':>6}")
+    print(f"\n{'model':<24} {'text':>7} {'rodata':>8} {'data':>5} {'bss':>7} {'runtime code':>12}"
+          f" {'model consts':>12} {'flatbuffer':>10}")
+    for name, nano, native, report, mem, code, *_ in rows:
+        consts = native.arena and report.project and native.manifest.model.bytes
+        print(f"{name:<24} {mem.text:>7,} {mem.rodata:>8,} {mem.data:>5,} {mem.bss:>7,} "
+              f"{code:>12,} {mem.rodata:>12,} {consts:>10,}")
+    print(f"\n{'model':<24} {'native instr':>13} {'TFLM+CMSIS-NN':>13} {'ratio':>6} "
+          f"{'bit-exact':>9} {'bench wall':>10}")
+    for name, _, _, report, _, _, instructions, wall in rows:
+        ref = TFLM_INSTRUCTIONS.get(name)
+        ratio = f"{instructions / ref:.2f}" if ref else "–"
+        exact = f"{report.verify.bitexact}/{report.verify.checked}"
+        print(f"{name:<24} {instructions:>13,.0f} {ref or 0:>13,} {ratio:>6} {exact:>9} "
+              f"{wall:>9.1f}s")
+    print(f"\nTFLM + CMSIS-NN code, -O2: {TFLM_CODE_BYTES[0]:,}-{TFLM_CODE_BYTES[1]:,} B; "
+          "native runtime code is the 'runtime code' column (kernels + dispatcher); the model's "
+          "constants are in rodata (weights, biases, multipliers, shifts, layer table).")
+
+
+if __name__ == "__main__":
+    main()
