@@ -80,10 +80,9 @@ def main() -> None:
               f"{ratio:>6} {'<=0.60':>6}")
     print(f"\n{'model':<24} {'text':>7} {'rodata':>8} {'data':>5} {'bss':>7} {'runtime code':>12}"
           f" {'model consts':>12} {'flatbuffer':>10}")
-    for name, nano, native, report, mem, code, *_ in rows:
-        consts = native.arena and report.project and native.manifest.model.bytes
+    for name, _, native, _, mem, code, *_ in rows:
         print(f"{name:<24} {mem.text:>7,} {mem.rodata:>8,} {mem.data:>5,} {mem.bss:>7,} "
-              f"{code:>12,} {mem.rodata:>12,} {consts:>10,}")
+              f"{code:>12,} {mem.rodata:>12,} {native.manifest.model.bytes:>10,}")
     print(f"\n{'model':<24} {'native instr':>13} {'TFLM+CMSIS-NN':>13} {'ratio':>6} "
           f"{'bit-exact':>9} {'bench wall':>10}")
     for name, _, _, report, _, _, instructions, wall in rows:
