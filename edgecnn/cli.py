@@ -266,24 +266,44 @@ def format_quantize(q) -> str:
               help="The .keras model it came from, for a parameter cross-check.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--board", help="Also check the fit against this board (see `edgecnn boards`).")
-def analyze_cmd(model, keras_model, as_json, board):
+@click.option("--runtime", type=click.Choice(["tflm", "native"]),
+              help="native: also print edgecnn's native runtime's static memory plan (and fit "
+                   "the board with it).")
+def analyze_cmd(model, keras_model, as_json, board, runtime):
     """Per-layer parameters, MACs, activations, receptive field, flash and measured arena."""
     from .analyze import analyze, format_table
 
     a = analyze(model, keras_model)
-    fit = None
+    fit = plan = None
+    if runtime == "native":
+        from .errors import UnsupportedModelError
+        from .runtimes.native import lower
+
+        if a.tflite is None:
+            raise UnsupportedModelError("the native plan needs the .tflite model")
+        plan = lower(a.tflite)
     if board:
         from .boards import load_board
         from .fit import check_fit
+        from .runtimes import runtime_for
 
-        fit = check_fit(a, load_board(board))
+        b = load_board(board)
+        fit = check_fit(a, b, runtime_for(b, runtime).plan_memory(a, b) if runtime else None)
     if as_json:
+        from .runtimes.native import plan_summary
+
         d = a.to_dict()
+        if plan is not None:
+            d["native_plan"] = plan_summary(plan)
         if fit:
             d["fit"] = fit.to_dict()
         click.echo(json.dumps(d, indent=2))
     else:
         click.echo(format_table(a))
+        if plan is not None:
+            from .runtimes.native import format_plan
+
+            click.echo("\n" + format_plan(plan))
         if fit:
             click.echo("\n" + fit.table())
 

@@ -93,7 +93,7 @@ def check_fit(analysis, board: Board, arena: ArenaPlan | None = None) -> FitRepo
     rt = board.runtime
     rows = [
         FitRow("flash", analysis.flash_bytes + rt.flash_bytes, board.flash_bytes,
-               f"model {analysis.flash_bytes:,} + core and TFLM ~{rt.flash_bytes:,} (estimate)"),
+               f"model {analysis.flash_bytes:,} + core and runtime ~{rt.flash_bytes:,} (estimate)"),
         FitRow("RAM", arena.allocated_bytes + rt.ram_bytes + rt.stack_heap_reserve_bytes,
                board.sram_bytes,
                f"arena {arena.allocated_bytes:,} + core globals ~{rt.ram_bytes:,} + stack/heap "

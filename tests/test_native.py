@@ -121,3 +121,16 @@ def test_the_memory_plan_never_overlaps_live_tensors():
     assert max(plan.offsets[t] + m.tensors[t].nbytes for t in tensors) <= plan.arena_bytes
     json.dumps(plan.offsets)   # plain ints
     assert np.all(np.asarray(list(plan.offsets.values())) % 16 == 0)
+
+
+def test_analyze_prints_the_native_plan():
+    from conftest import run_cli
+
+    proc = run_cli("analyze", str(shared_model("kws_ref_model.tflite")), "--runtime", "native",
+                   "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)["native_plan"]
+    assert plan["total_bytes"] == plan["arena_bytes"] + plan["scratch_bytes"]
+    assert [row["op"] for row in plan["layers"]][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+    text = run_cli("analyze", str(shared_model("kws_ref_model.tflite")), "--runtime", "native")
+    assert f"native arena: {plan['total_bytes']:,} B" in text.stdout

@@ -349,6 +349,31 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                                 "runtime")
 
 
+def plan_summary(plan: NativePlan) -> dict:
+    """The memory plan as plain data (``edgecnn analyze --runtime native --json``)."""
+    return {"arena_bytes": plan.arena_bytes, "scratch_bytes": plan.scratch_bytes,
+            "scratch_layer": plan.scratch_layer, "total_bytes": plan.total_bytes,
+            "weight_bytes": plan.weight_bytes,
+            "layers": [{"index": layer.index, "op": layer.op, "input": layer.input1,
+                        "input2": layer.input2, "output": layer.output}
+                       for layer in plan.layers]}
+
+
+def format_plan(plan: NativePlan) -> str:
+    """The memory plan as a table: where every layer reads and writes in the arena."""
+    lines = [f"{'#':>3} {'op':<18} {'input @':>8} {'input2 @':>9} {'output @':>9}", "-" * 51]
+    for layer in plan.layers:
+        in2 = "-" if layer.input2 < 0 and not layer.constant2 else (
+            "const" if layer.constant2 else f"{layer.input2:,}")
+        lines.append(f"{layer.index:>3} {layer.op:<18} {layer.input1:>8,} {in2:>9} "
+                     f"{layer.output:>9,}")
+    lines.append(f"native arena: {plan.total_bytes:,} B = static plan peak {plan.arena_bytes:,} B "
+                 f"+ kernel scratch {plan.scratch_bytes:,} B"
+                 + (f" (layer {plan.scratch_layer})" if plan.scratch_layer else "")
+                 + f"; weights and constants {plan.weight_bytes:,} B")
+    return "\n".join(lines)
+
+
 # --- the runtime ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
