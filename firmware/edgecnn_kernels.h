@@ -49,6 +49,7 @@ typedef struct {
 
 typedef struct {
   int32_t count;
+  int32_t input2_count; /* count, or 1: the second input is one value for every element */
   int32_t input1_offset, input2_offset, output_offset;
   int32_t left_shift;
   int32_t input1_multiplier, input1_shift;
@@ -56,6 +57,26 @@ typedef struct {
   int32_t output_multiplier, output_shift;
   int32_t act_min, act_max;
 } EdgecnnAddParams;
+
+typedef struct {
+  int32_t count, input2_count; /* input2_count: count, or 1 (one value for every element) */
+  int32_t input1_offset, input2_offset, output_offset;
+  int32_t output_multiplier, output_shift;
+  int32_t act_min, act_max;
+} EdgecnnMulParams;
+
+typedef struct {
+  int32_t in_h, in_w, channels, out_h, out_w;
+  int32_t height_scale_10, width_scale_10; /* Q10 input pixels per output pixel */
+  int32_t half_pixel_centers;
+} EdgecnnResizeBilinearParams;
+
+typedef struct {
+  int32_t outer; /* product of the dimensions before the axis */
+  int32_t inputs;
+  const int32_t* offsets;    /* each input's arena offset */
+  const int32_t* copy_bytes; /* each input's bytes per outer step */
+} EdgecnnConcatenationParams;
 
 typedef struct {
   int32_t outer, depth;
@@ -76,6 +97,12 @@ void edgecnn_max_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t
 void edgecnn_add_s8(const EdgecnnAddParams* p, const int8_t* input1, const int8_t* input2,
                     int8_t* output);
 void edgecnn_softmax_s8(const EdgecnnSoftmaxParams* p, const int8_t* input, int8_t* output);
+void edgecnn_mul_s8(const EdgecnnMulParams* p, const int8_t* input1, const int8_t* input2,
+                    int8_t* output);
+void edgecnn_resize_bilinear_s8(const EdgecnnResizeBilinearParams* p, const int8_t* input,
+                                int8_t* output);
+void edgecnn_concatenation_s8(const EdgecnnConcatenationParams* p, const int8_t* arena,
+                              int8_t* output);
 
 /* The fixed-point primitives, exposed for the tests. */
 int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);

@@ -60,6 +60,18 @@ void run(const EdgecnnNativeLayer& l) {
     case EDGECNN_NATIVE_SOFTMAX:
       edgecnn_softmax_s8(static_cast<const EdgecnnSoftmaxParams*>(l.params), at(l.input1), out);
       break;
+    case EDGECNN_NATIVE_MUL:
+      edgecnn_mul_s8(static_cast<const EdgecnnMulParams*>(l.params), at(l.input1),
+                     l.constant2 ? l.constant2 : at(l.input2), out);
+      break;
+    case EDGECNN_NATIVE_RESIZE_BILINEAR:
+      edgecnn_resize_bilinear_s8(static_cast<const EdgecnnResizeBilinearParams*>(l.params),
+                                 at(l.input1), out);
+      break;
+    case EDGECNN_NATIVE_CONCATENATION:
+      edgecnn_concatenation_s8(static_cast<const EdgecnnConcatenationParams*>(l.params), arena,
+                               out);
+      break;
     case EDGECNN_NATIVE_RESHAPE:
       break;  // the planner gave the output its input's bytes
   }

@@ -35,6 +35,14 @@ def test_from_scratch_converts_and_builds_for_both_boards(small, tmp_path):
         b = build(board, tmp_path / "mv2.tflite", tmp_path / board)
         assert b.fit.fits, b.fit.table()
         assert b.manifest.model.ops and (b.project / "src" / "main.cpp").is_file()
+    # edgecnn's native runtime (RESIZE_BILINEAR, CONCATENATION, MUL and ADD of one value,
+    # ...): its firmware compiled for the host, bit-exact with TFLM on real test images
+    from edgecnn.harness.bench import bench
+
+    native = build("nano33", tmp_path / "mv2.tflite", tmp_path / "native", runtime="native")
+    report = bench(native.project, port="virtual", runs=3, warmup=1, verify=True, samples=60,
+                   out=tmp_path / "r" / "report.json")
+    assert report.verify.checked == report.verify.bitexact == 60
 
 
 def test_pretrained_weights_file_fine_tuning(small, tmp_path):

@@ -26,7 +26,8 @@ from ..fit import ArenaPlan
 from ..tflite_model import Operator, Tensor, TfliteModel
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
-             "MAX_POOL_2D", "ADD", "SOFTMAX", "RESHAPE")
+             "MAX_POOL_2D", "ADD", "MUL", "SOFTMAX", "RESHAPE", "RESIZE_BILINEAR",
+             "CONCATENATION")
 ALIGN = 16
 # TFLite's ActivationFunctionType
 _RELU, _RELU_N1_TO_1, _RELU6 = 1, 2, 3
@@ -304,33 +305,64 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         kernel = "average_pool" if name == "AVERAGE_POOL_2D" else "max_pool"
         return Layer(op.index, name, kernel, "EdgecnnPoolParams", tuple(map(str, fields)), (),
                      in1, -1, "", out)
-    if name == "ADD":
+    if name in ("ADD", "MUL"):
         a, b = T[op.inputs[0]], T[op.inputs[1]]
-        if a.shape != b.shape or a.shape != y.shape:
-            raise UnsupportedModelError(f"layer {op.index}: ADD with broadcasting "
-                                        f"({a.shape} + {b.shape}) is not supported by the "
-                                        "native runtime; build with --runtime tflm")
+        if a.elements == 1 and b.elements > 1:     # the same sum or product, full input first
+            a, b = b, a
+        if a.shape != y.shape or b.elements not in (1, a.elements) or a.is_constant:
+            raise UnsupportedModelError(f"layer {op.index}: {name} of {a.shape} and {b.shape} "
+                                        "(a broadcast other than one value) is not supported "
+                                        "by the native runtime; build with --runtime tflm")
         s1, z1 = _q(a)
         s2, z2 = _q(b)
+        act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+        arrays = []
+        constant2 = ""
+        in1, in2 = offsets.get(a.index, -1), offsets.get(b.index, -1)
+        if b.is_constant:
+            constant2 = f"{prefix}_input2"
+            arrays.append(_arr(constant2, "int8_t", b.values()))
+        if name == "MUL":   # mul_common.cc: one multiplier for the product of the scales
+            mo = quantize_multiplier(s1 * s2 / out_scale)
+            fields = (y.elements, b.elements, -z1, -z2, out_zp, mo[0], mo[1], act[0], act[1])
+            return Layer(op.index, name, "mul", "EdgecnnMulParams", tuple(map(str, fields)),
+                         tuple(arrays), in1, in2, constant2, out)
         left_shift = 20
         twice_max = 2 * max(_f32(s1), _f32(s2))
         m1 = quantize_multiplier(s1 / twice_max)
         m2 = quantize_multiplier(s2 / twice_max)
         mo = quantize_multiplier(twice_max / ((1 << left_shift) * out_scale))
-        act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
-        arrays = []
-        constant2 = ""
-        in2 = offsets.get(op.inputs[1], -1)
-        if b.is_constant:
-            constant2 = f"{prefix}_input2"
-            arrays.append(_arr(constant2, "int8_t", b.values()))
-        if a.is_constant:
-            raise UnsupportedModelError(f"layer {op.index}: ADD of a constant first input is not "
-                                        "supported by the native runtime")
-        fields = (y.elements, -z1, -z2, out_zp, left_shift, m1[0], m1[1], m2[0], m2[1], mo[0],
-                  mo[1], act[0], act[1])
+        fields = (y.elements, b.elements, -z1, -z2, out_zp, left_shift, m1[0], m1[1], m2[0],
+                  m2[1], mo[0], mo[1], act[0], act[1])
         return Layer(op.index, name, "add", "EdgecnnAddParams", tuple(map(str, fields)),
                      tuple(arrays), in1, in2, constant2, out)
+    if name == "RESIZE_BILINEAR":
+        _, in_h, in_w, ch = x.shape
+        _, out_h, out_w, _ = y.shape
+        align, half = bool(o.get("alignCorners", False)), bool(o.get("halfPixelCenters", False))
+        hs = ((1 << 10) * in_h + out_h // 2) // out_h
+        ws = ((1 << 10) * in_w + out_w // 2) // out_w
+        if align and out_h > 1:
+            hs = ((1 << 10) * (in_h - 1) + (out_h - 1) // 2) // (out_h - 1)
+        if align and out_w > 1:
+            ws = ((1 << 10) * (in_w - 1) + (out_w - 1) // 2) // (out_w - 1)
+        fields = (in_h, in_w, ch, out_h, out_w, hs, ws, int(half))
+        return Layer(op.index, name, "resize_bilinear", "EdgecnnResizeBilinearParams",
+                     tuple(map(str, fields)), (), in1, -1, "", out)
+    if name == "CONCATENATION":
+        ins = [T[i] for i in op.inputs]
+        if any(t.is_constant for t in ins):
+            raise UnsupportedModelError(f"layer {op.index}: CONCATENATION of a constant is not "
+                                        "supported by the native runtime")
+        axis = o.get("axis", 0)
+        axis = axis + len(y.shape) if axis < 0 else axis
+        outer = int(np.prod(y.shape[:axis])) if axis else 1
+        arrays = [_arr(f"{prefix}_offsets", "int32_t", [offsets[t.index] for t in ins]),
+                  _arr(f"{prefix}_copy_bytes", "int32_t",
+                       [int(np.prod(t.shape[axis:])) for t in ins])]
+        fields = (outer, len(ins), f"{prefix}_offsets", f"{prefix}_copy_bytes")
+        return Layer(op.index, name, "concatenation", "EdgecnnConcatenationParams",
+                     tuple(map(str, fields)), tuple(arrays), in1, -1, "", out)
     if name == "SOFTMAX":
         depth = x.shape[-1]
         beta = float(o.get("beta", 1.0))
