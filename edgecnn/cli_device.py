@@ -135,7 +135,10 @@ def _print_bench(report: BenchReport, tag: str) -> None:
 @click.option("--serial", default="pty", show_default=True,
               help="Where the emulated UART goes: pty, or tcp:PORT (then open "
                    "socket://127.0.0.1:PORT).")
-def emulate_cmd(project, serial):
+@click.option("--tflm-library", type=click.Path(file_okay=False),
+              help="A TFLM project's library checkout (default: $EDGECNN_TFLM_LIBRARY, or "
+                   "DIR/.pio/libdeps after `pio pkg install -d DIR`).")
+def emulate_cmd(project, serial, tflm_library):
     """Build the project for its emulated board (arm-none-eabi-gcc) and run it under QEMU until
     Ctrl-C; print the port to bench or monitor. Figures are emulated instruction counts."""
     import re
@@ -146,7 +149,7 @@ def emulate_cmd(project, serial):
 
     if serial != "pty" and not re.fullmatch(r"tcp:\d{1,5}", serial):
         raise EdgecnnError(f"--serial {serial!r}: use pty or tcp:PORT")
-    emu = Emulator(project, serial)
+    emu = Emulator(project, serial, tflm_library)
     port = emu.start()
     try:
         assert emu.elf is not None

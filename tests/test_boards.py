@@ -25,7 +25,7 @@ def test_every_board_file_validates():
 
 def test_the_emulated_board():
     b = load_board("emulator")
-    assert b.name == "mps2-an386" and b.target == "emulator" and b.runtimes == ("native",)
+    assert b.name == "mps2-an386" and b.target == "emulator" and b.runtimes == ("native", "tflm")
     assert b.emulator.machine == "mps2-an386" and "-mcpu=cortex-m4" in b.emulator.compiler_flags
     assert (resource_dir("firmware") / b.platform / b.emulator.linker_script).is_file()
 

@@ -3,6 +3,7 @@ runtime, built by Debian's arm-none-eabi-gcc, benched through the emulated UART,
 output verified bit for bit against the host TFLM interpreter. The figures are emulated
 instruction counts, and the report says so."""
 import json
+import os
 
 import pytest
 from conftest import MLPERF_MODELS, require_tool, shared_model
@@ -57,3 +58,22 @@ def test_the_default_architecture_on_the_emulator(tmp_path):
     assert report.verify.checked == report.verify.bitexact == 100
     assert "fashion_mnist" in report.verify.source
     assert report.verify.device_accuracy == report.verify.host_accuracy > 0.5
+
+
+@pytest.mark.skipif(not os.environ.get("EDGECNN_TFLM_LIBRARY"),
+                    reason="opt-in: set EDGECNN_TFLM_LIBRARY to a checkout of the pinned TFLM "
+                           "Arduino library (tflite-micro-arduino-examples at 7948b85), which "
+                           "no package registry CI reaches carries")
+def test_the_tflm_runtime_on_the_emulator(tmp_path):
+    """The same firmware with the board's TFLM library (CMSIS-NN) built from its sources for
+    the emulated Cortex-M4: bit-exact, and its arena figure is the library's own."""
+    for tool in TOOLS:
+        require_tool(tool)
+    result = build("mps2-an386", shared_model("kws_ref_model.tflite"), tmp_path / "p",
+                   runtime="tflm")
+    report = bench(result.project, port="emulator", runs=3, warmup=1, verify=True, samples=20,
+                   out=tmp_path / "r" / "report.json", timeout=120)
+    assert report.verify.checked == report.verify.bitexact == 20
+    assert report.selfcheck.all_bitexact and report.source == "emulator"
+    assert 0 < report.arena.used_bytes <= report.arena.allocated_bytes
+    assert report.profile.available and len(report.profile.ops) == 13

@@ -56,6 +56,10 @@ void edgecnn_platform_idle(void) {}
 
 uint32_t edgecnn_platform_cycles(void) { return (uint32_t)(now_ticks() * INSTRUCTIONS_PER_TICK); }
 
+/* TFLM's log sink (a TFLM build on this target): its messages go to the UART. */
+void DebugLog(const char* text);
+void DebugLog(const char* text) { edgecnn_platform_write(text); }
+
 int main(void) {
   edgecnn_app_setup();
   for (;;) edgecnn_app_poll();
