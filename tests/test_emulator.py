@@ -62,8 +62,8 @@ def test_the_default_architecture_on_the_emulator(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("EDGECNN_TFLM_LIBRARY"),
                     reason="opt-in: set EDGECNN_TFLM_LIBRARY to a checkout of the pinned TFLM "
-                           "Arduino library (tflite-micro-arduino-examples at 7948b85), which "
-                           "no package registry CI reaches carries")
+                           "Arduino library (tflite-micro-arduino-examples at 7948b85), which is "
+                           "in no package registry CI can reach")
 def test_the_tflm_runtime_on_the_emulator(tmp_path):
     """The same firmware with the board's TFLM library (CMSIS-NN) built from its sources for
     the emulated Cortex-M4: bit-exact, and its arena figure is the library's own."""
