@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from .boards import load_board
-from .errors import EdgecnnError, ToolMissingError
+from .errors import EdgecnnError
 from .harness.project import Project, load_project
+from .toolchain import build_program, find_tool, run_tool
 
 BUILD_DIR = ".edgecnn-emulator"
 CC, CXX, SIZE = "arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size"
@@ -48,14 +49,6 @@ class ElfMemory:
     @property
     def ram(self) -> int:
         return self.data + self.bss
-
-
-def _tool(name: str, apt: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise ToolMissingError(f"{name} is not installed; `edgecnn emulate` needs it "
-                               f"(apt-get install {apt})")
-    return path
 
 
 def _emulated(project: Project):
@@ -126,8 +119,8 @@ def _tflm_archive(src: Path, cpu: list[str], build: Path) -> Path:
         return archive
     objdir = folder / f"{name}.{os.getpid()}.objects"
     objdir.mkdir(parents=True, exist_ok=True)
-    cc = _tool(CC, "gcc-arm-none-eabi")
-    cxx = _tool(CXX, "libstdc++-arm-none-eabi-newlib")
+    cc = find_tool(CC, "gcc-arm-none-eabi")
+    cxx = find_tool(CXX, "libstdc++-arm-none-eabi-newlib")
     procs, objects = [], []
     for i, s in enumerate(sources):
         obj = objdir / f"{i:04d}_{s.stem}.o"
@@ -142,7 +135,7 @@ def _tflm_archive(src: Path, cpu: list[str], build: Path) -> Path:
     for proc in procs:
         _wait(proc, "compiling the TFLM library")
     tmp = archive.with_suffix(f".{os.getpid()}.tmp")
-    _run([_tool("arm-none-eabi-ar", "binutils-arm-none-eabi"), "rcs", str(tmp), *objects],
+    run_tool([find_tool("arm-none-eabi-ar", "binutils-arm-none-eabi"), "rcs", str(tmp), *objects],
          "archiving the TFLM library")
     os.replace(tmp, archive)
     shutil.rmtree(objdir, ignore_errors=True)
@@ -163,8 +156,8 @@ def build_elf(project: str | Path | Project, tflm_library: str | Path | None = N
     project = project if isinstance(project, Project) else load_project(project)
     board = _emulated(project)
     assert board.emulator is not None
-    cc = _tool(CC, "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-    cxx = _tool(CXX, "libstdc++-arm-none-eabi-newlib")
+    cc = find_tool(CC, "gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    cxx = find_tool(CXX, "libstdc++-arm-none-eabi-newlib")
     src, inc = project.path / "src", project.path / "include"
     sources = sorted(p for p in src.iterdir() if p.suffix in (".c", ".cc", ".cpp"))
     script = project.path / "target" / board.emulator.linker_script
@@ -179,43 +172,19 @@ def build_elf(project: str | Path | Project, tflm_library: str | Path | None = N
         extra = _tflm_includes(tflm_src)
     common = [*cpu, "-O2", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra",
               "-Werror", "-I", str(inc), *extra]
-    digest = hashlib.sha256(" ".join(common + libraries).encode())
-    for f in (*sources, *sorted(inc.iterdir()), script):
-        digest.update(f.read_bytes())
-    elf = build / f"firmware-{digest.hexdigest()[:12]}.elf"
-    if elf.is_file():
-        return elf
-    build.mkdir(exist_ok=True)
-    objects = []
-    for s in sources:
-        obj = build / (s.name + ".o")
-        if s.suffix == ".c":
-            cmd = [cc, "-std=c99", *common, "-c", str(s), "-o", str(obj)]
-        else:
-            cmd = [cxx, "-std=gnu++17", "-fno-rtti", "-fno-exceptions",
-                   "-fno-threadsafe-statics", *common, "-c", str(s), "-o", str(obj)]
-        _run(cmd, f"compiling {s.name}")
-        objects.append(str(obj))
-    tmp = elf.with_suffix(".tmp")
-    _run([cxx, *cpu, "--specs=nano.specs", "--specs=nosys.specs", "-u", "_printf_float",
-          "-T", str(script), "-Wl,--gc-sections", *objects, *libraries, "-o", str(tmp), "-lm"],
-         "linking")
-    os.replace(tmp, elf)
-    return elf
-
-
-def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = [x for x in proc.stderr.splitlines() if "warning" not in x]
-        first = next((x for x in lines if ("error" in x or "undefined" in x or "multiple" in x)
-                      and not x.startswith("collect2")), lines[-1] if lines else "")
-        raise EdgecnnError(f"{what} for the emulator failed: {first[:300]}")
+    return build_program(
+        sources, build, "firmware.elf", cc=cc, cxx=cxx, c_flags=["-std=c99", *common],
+        cxx_flags=["-std=gnu++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
+                   *common],
+        link_flags=[*cpu, "--specs=nano.specs", "--specs=nosys.specs", "-u", "_printf_float",
+                    "-T", str(script), "-Wl,--gc-sections", "-lm"],
+        libraries=libraries, inputs=[*sorted(inc.iterdir()), script],
+        what="the emulator build")
 
 
 def elf_memory(elf: Path) -> ElfMemory:
     """text/rodata/data/bss of an ELF from ``arm-none-eabi-size -A``."""
-    out = subprocess.run([_tool(SIZE, "binutils-arm-none-eabi"), "-A", str(elf)],
+    out = subprocess.run([find_tool(SIZE, "binutils-arm-none-eabi"), "-A", str(elf)],
                          capture_output=True, text=True, check=True).stdout
     sizes: dict[str, int] = {}
     for line in out.splitlines():
@@ -241,7 +210,7 @@ class Emulator:
     def start(self) -> str:
         board = _emulated(self.project)
         assert board.emulator is not None
-        qemu = _tool(board.emulator.qemu, "qemu-system-arm")
+        qemu = find_tool(board.emulator.qemu, "qemu-system-arm")
         self.elf = build_elf(self.project, self.tflm_library)
         serial = "pty" if self.serial == "pty" else f"tcp:127.0.0.1:{self.serial.split(':')[-1]}" \
                                                     ",server=on,wait=off"

@@ -3,10 +3,8 @@ double of the runtime, run behind a real pseudo-terminal, and driven by edgecnn'
 (edgecnn protocol) and MLPerf Tiny client: the C program and the Python side agree on every
 line. The same sources are compiled for the boards (test_codegen type-checks them against the
 pinned libraries' declarations)."""
-import os
+import json
 import re
-import subprocess
-import tty
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +13,11 @@ import serial
 from conftest import require_tool, shared_model
 
 from edgecnn.build import build
+from edgecnn.harness.hostfirmware import HostFirmware, compile_host_firmware
 from edgecnn.harness.mlperf import MlperfClient, MlperfDut, mlperf_session
+from edgecnn.harness.project import load_project
 
-FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
 FAKE = Path(__file__).with_name("firmware_host") / "fake_runtime.cpp"
-# Board- and runtime-specific sources a host program replaces.
-NOT_ON_HOST = {"main.cpp", "edgecnn_platform_arduino.cpp", "edgecnn_runtime_tflm.cpp"}
 
 
 def fake_outputs(x: bytes, n: int) -> bytes:
@@ -29,40 +26,26 @@ def fake_outputs(x: bytes, n: int) -> bytes:
                  for i in range(n))
 
 
-def compile_host_firmware(project: Path, out: Path) -> Path:
+def compile_with_fake_runtime(project: Path, out: Path) -> Path:
+    """edgecnn's own host build of the project, its runtime replaced by the test double; the
+    program keeps the board's target ("device") in its id line."""
     require_tool("g++")
-    m = __import__("json").loads((project / "edgecnn.json").read_text())["model"]
+    m = json.loads((project / "edgecnn.json").read_text())["model"]
     inp, outp = m["input"], m["output"]
-    n_in = int(np.prod(inp["shape"]))
-    n_out = int(np.prod(outp["shape"]))
-    sources = [p for p in sorted((project / "src").glob("*.c*")) if p.name not in NOT_ON_HOST]
-    defines = [f"-DFAKE_INPUT_BYTES={n_in}", f"-DFAKE_OUTPUT_BYTES={n_out}",
-               f"-DFAKE_INPUT_SCALE={inp['scale']!r}f", f"-DFAKE_INPUT_ZERO_POINT={inp['zero_point']}",
+    defines = (f"-DFAKE_INPUT_BYTES={int(np.prod(inp['shape']))}",
+               f"-DFAKE_OUTPUT_BYTES={int(np.prod(outp['shape']))}",
+               f"-DFAKE_INPUT_SCALE={inp['scale']!r}f",
+               f"-DFAKE_INPUT_ZERO_POINT={inp['zero_point']}",
                f"-DFAKE_OUTPUT_SCALE={outp['scale']!r}f",
-               f"-DFAKE_OUTPUT_ZERO_POINT={outp['zero_point']}"]
-    subprocess.run(["g++", "-std=gnu++17", "-O1", "-Wall", "-Wextra", "-Werror", *defines,
-                    "-I", str(project / "include"), *map(str, sources),
-                    str(FIRMWARE / "edgecnn_platform_posix.cpp"), str(FAKE), "-o", str(out)],
-                   check=True)
-    return out
+               f"-DFAKE_OUTPUT_ZERO_POINT={outp['zero_point']}")
+    return compile_host_firmware(load_project(project), runtime_sources=(FAKE,),
+                                 defines=defines, target=None, out=out)
 
 
-class HostFirmware:
-    """The program on the master side of a pty, as the virtual board serves; ``port`` (the
-    slave) is what a harness opens."""
-
-    def __init__(self, program: Path):
-        self.master, slave = os.openpty()
-        tty.setraw(slave)
-        self.port = os.ttyname(slave)
-        self.proc = subprocess.Popen([str(program)], stdin=self.master, stdout=self.master)
-        self._slave = slave
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        os.close(self._slave)
-        os.close(self.master)
+def running(project: Path, program: Path) -> HostFirmware:
+    fw = HostFirmware(project, program)
+    fw.start()
+    return fw
 
 
 @pytest.fixture(scope="module")
@@ -72,15 +55,15 @@ def projects(tmp_path_factory):
     line = build("nano33", model, root / "edgecnn").project
     mlperf = build("nano33", model, root / "mlperf", protocol="mlperf-tiny",
                    mlperf_model="kws01").project
-    return {"edgecnn": (line, compile_host_firmware(line, root / "edgecnn.bin")),
-            "mlperf": (mlperf, compile_host_firmware(mlperf, root / "mlperf.bin"))}
+    return {"edgecnn": (line, compile_with_fake_runtime(line, root / "edgecnn_build")),
+            "mlperf": (mlperf, compile_with_fake_runtime(mlperf, root / "mlperf_build"))}
 
 
 def test_the_harness_benches_the_compiled_firmware(projects, tmp_path):
     from edgecnn.harness.bench import bench
 
     project, program = projects["edgecnn"]
-    fw = HostFirmware(program)
+    fw = running(project, program)
     try:
         report = bench(project, port=fw.port, runs=12, warmup=2, profile=True,
                        out=tmp_path / "r" / "report.json")
@@ -98,12 +81,12 @@ def test_the_harness_benches_the_compiled_firmware(projects, tmp_path):
 
 def test_mlperf_session_against_the_compiled_firmware(projects):
     project, program = projects["mlperf"]
-    vectors = __import__("json").loads((project / "model" / "test_vectors.json").read_text())
+    vectors = json.loads((project / "model" / "test_vectors.json").read_text())
     x = np.asarray(vectors["vectors"][2]["input"], dtype=np.int8).tobytes()
-    m = __import__("json").loads((project / "edgecnn.json").read_text())["model"]["output"]
+    m = json.loads((project / "edgecnn.json").read_text())["model"]["output"]
     y = np.frombuffer(fake_outputs(x, int(np.prod(m["shape"]))), dtype=np.int8).astype(np.int64)
     expected = (y - m["zero_point"]).astype(np.float32) * np.float32(m["scale"])
-    fw = HostFirmware(program)
+    fw = running(project, program)
     try:
         with serial.Serial(fw.port, 115200, timeout=0.05) as port:
             session = mlperf_session(MlperfClient(port, timeout=10), x, expected, runs=20)
@@ -129,13 +112,13 @@ def test_firmware_and_python_dut_answer_alike(projects):
     data = bytes(range(256)) * 2
     script = SCRIPT[:10] + [f"db {data[i:i + 31].hex()}" for i in range(0, 490, 31)] + SCRIPT[10:]
     script += ["db print", "infer 3 1", "results", "x" * 85]
-    m = __import__("json").loads((project / "edgecnn.json").read_text())["model"]["output"]
+    m = json.loads((project / "edgecnn.json").read_text())["model"]["output"]
     from edgecnn.artifacts import TensorSpec
 
     spec = TensorSpec.from_json(m)
     dut = MlperfDut(lambda b: fake_outputs(b, spec.nbytes), 490, spec, model="kws01",
                     vendor="edgecnn-device")
-    fw = HostFirmware(program)
+    fw = running(project, program)
     try:
         with serial.Serial(fw.port, 115200, timeout=0.05) as port:
             client = MlperfClient(port, timeout=10)

@@ -12,16 +12,15 @@ Example:
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import subprocess
 import tty
 from pathlib import Path
 from typing import Any
 
-from ..errors import ToolMissingError
+from ..boards import load_board
 from ..resources import resource_dir
+from ..toolchain import build_program, find_tool
 from .project import Project, load_project
 
 # Sources of a board build that a host program replaces.
@@ -29,47 +28,31 @@ BOARD_ONLY = {"main.cpp", "edgecnn_platform_arduino.cpp"}
 BUILD_DIR = ".edgecnn-host"
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise ToolMissingError(f"{name} is not installed; the host build of the firmware needs "
-                               "gcc and g++ (apt-get install g++)")
-    return path
-
-
-def compile_host_firmware(project: Project, *, extra_sources: tuple[Path, ...] = (),
-                          defines: tuple[str, ...] = (), out: Path | None = None) -> Path:
+def compile_host_firmware(project: Project, *, runtime_sources: tuple[Path, ...] | None = None,
+                          defines: tuple[str, ...] = (), target: str | None = "virtual",
+                          out: Path | None = None) -> Path:
     """Compile the project's firmware for this computer; return the program. Rebuilt only
-    when a source or the flags changed."""
+    when a source or the flags changed. ``runtime_sources`` replace the project's runtime
+    implementation (a test double); ``target`` is what the program's ``id`` says it runs on
+    (None: what the board file says)."""
+    from ..runtimes import get_runtime
+
     src, inc = project.path / "src", project.path / "include"
-    sources = [p for p in sorted(src.iterdir())
-               if p.suffix in (".c", ".cc", ".cpp") and p.name not in BOARD_ONLY]
-    sources += [resource_dir("firmware") / "edgecnn_platform_posix.cpp", *extra_sources]
-    flags = ["-O2", "-Wall", "-Wextra", "-Werror", '-DEDGECNN_TARGET_OVERRIDE="virtual"',
-             *defines, "-I", str(inc)]
-    digest = hashlib.sha256(" ".join(flags).encode())
-    for s in sources:
-        digest.update(s.read_bytes())
-    for h in sorted(inc.iterdir()):
-        digest.update(h.read_bytes())
-    build = out or project.path / BUILD_DIR
-    program = build / f"firmware-{digest.hexdigest()[:12]}"
-    if program.is_file():
-        return program
-    build.mkdir(parents=True, exist_ok=True)
-    objects = []
-    for s in sources:
-        obj = build / (s.name + ".o")
-        if s.suffix == ".c":
-            cmd = [_tool("gcc"), "-std=c99", *flags, "-c", str(s), "-o", str(obj)]
-        else:
-            cmd = [_tool("g++"), "-std=gnu++17", *flags, "-c", str(s), "-o", str(obj)]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        objects.append(str(obj))
-    tmp = program.with_suffix(".tmp")
-    subprocess.run([_tool("g++"), *objects, "-o", str(tmp)], check=True, capture_output=True)
-    os.replace(tmp, program)
-    return program
+    replaced = set()
+    if runtime_sources is not None:
+        board = load_board(project.manifest.board.name)
+        replaced = set(get_runtime(project.manifest.firmware.runtime).firmware_sources(board))
+    sources = [p for p in sorted(src.iterdir()) if p.suffix in (".c", ".cc", ".cpp")
+               and p.name not in BOARD_ONLY and p.name not in replaced]
+    sources += [resource_dir("firmware") / "edgecnn_platform_posix.cpp",
+                *(runtime_sources or ())]
+    flags = ["-O2", "-Wall", "-Wextra", "-Werror", *defines, "-I", str(inc)]
+    if target is not None:
+        flags.append(f'-DEDGECNN_TARGET_OVERRIDE="{target}"')
+    return build_program(sources, out or project.path / BUILD_DIR, "firmware",
+                         cc=find_tool("gcc", "gcc"), cxx=find_tool("g++", "g++"),
+                         c_flags=["-std=c99", *flags], cxx_flags=["-std=gnu++17", *flags],
+                         inputs=sorted(inc.iterdir()), what="the host build of the firmware")
 
 
 class HostFirmware:
