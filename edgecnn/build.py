@@ -131,10 +131,12 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
         io = TensorSpec.of(m.input_tensor()), TensorSpec.of(m.output_tensor())
         vectors = make_test_vectors(*io, meta, rt.reference(m.data))
         wire = protocol_context(protocol, mlperf_model or c_identifier(name))
+        runtime_context = rt.template_context(board, analysis)
         manifest = make_manifest(board, rt, m, io, analysis, arena, fit, meta, vectors, name,
-                                 compatibility, wire.name, wire.mlperf_model)
+                                 compatibility, wire.name, wire.mlperf_model,
+                                 runtime_context.op_events)
         context = FirmwareContext(
-            __version__, board, rt.template_context(board, analysis), wire,
+            __version__, board, runtime_context, wire,
             model_context(name, m.data, m.sha256, len(m.operators), *io), arena, vectors,
             arduino_sketch=c_identifier(name) if arduino else None)
         # The exact bytes compiled into the firmware: the harness and the virtual board read them.
@@ -155,7 +157,7 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
 def make_manifest(board: Board, rt: Runtime, m: TfliteModel, io: tuple[TensorSpec, TensorSpec],
                   analysis: Analysis, arena: ArenaPlan, fit: FitReport, meta: ModelMeta | None,
                   vectors: TestVectorSet, name: str, compatibility: Compatibility,
-                  protocol: str, mlperf_model: str | None) -> Manifest:
+                  protocol: str, mlperf_model: str | None, op_events: bool) -> Manifest:
     from importlib.metadata import PackageNotFoundError, version
 
     def pkg(name: str) -> str | None:
@@ -164,7 +166,6 @@ def make_manifest(board: Board, rt: Runtime, m: TfliteModel, io: tuple[TensorSpe
         except PackageNotFoundError:
             return None
 
-    context = rt.template_context(board, analysis)
     return Manifest(
         edgecnn_version=__version__,
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -181,8 +182,8 @@ def make_manifest(board: Board, rt: Runtime, m: TfliteModel, io: tuple[TensorSpe
         arena=ArenaEntry(arena.allocated_bytes, arena.device_need_bytes, arena.host_bytes,
                          arena.host_32bit_bytes, arena.scratch_bytes, arena.margin,
                          arena.kernels, arena.method),
-        firmware=FirmwareEntry(protocol, PROTOCOL_VERSION, rt.name, len(m.operators),
-                               bool(getattr(context, "op_events", False)), mlperf_model),
+        firmware=FirmwareEntry(protocol, PROTOCOL_VERSION, rt.name, len(m.operators), op_events,
+                               mlperf_model),
         test_vectors=VectorsEntry(len(vectors), vectors.source),
         tflm=(LibraryEntry(board.tflm.library, board.tflm.version, tuple(board.tflm.lib_deps))
               if board.tflm and rt.name == "tflm" else LibraryEntry("none", "", ())),

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .. import __version__
 from ..artifacts import TensorSpec, TestVectorSet
 from ..boards import Board
 from ..fit import ArenaPlan
@@ -87,6 +86,3 @@ def comment_safe(text: str) -> str:
     text = re.sub(r"[^\x20-\x7e]", "?", text)
     return text.replace("*/", "* /").replace("\\", "/")[:120]
 
-
-def version() -> str:
-    return __version__

@@ -425,10 +425,18 @@ class NativeRuntime:
     name = "native"
     title = "edgecnn native C runtime"
 
+    def __init__(self) -> None:
+        self._plans: dict[str, NativePlan] = {}   # by model SHA-256: a build lowers once
+
+    def lowered(self, model: TfliteModel) -> NativePlan:
+        if model.sha256 not in self._plans:
+            self._plans[model.sha256] = lower(model)
+        return self._plans[model.sha256]
+
     def check(self, model: TfliteModel, board: Board, force: bool = False):
         from ..compatibility import Compatibility
 
-        lower(model)      # raises UnsupportedModelError naming what is missing
+        self.lowered(model)      # raises UnsupportedModelError naming what is missing
         return Compatibility(board.name, self.title)
 
     def plan_memory(self, analysis, board: Board) -> ArenaPlan:
@@ -446,7 +454,7 @@ class NativeRuntime:
         if analysis.tflite is None:
             raise UnsupportedModelError("the native runtime plans from the model itself; "
                                         "analyze the .tflite, not a Keras model")
-        return lower(analysis.tflite)
+        return self.lowered(analysis.tflite)
 
     def firmware_sources(self, board: Board) -> tuple[str, ...]:
         return ("edgecnn_runtime_native.cpp", "edgecnn_native.h", "edgecnn_kernels.h",
