@@ -437,10 +437,8 @@ class _Run:
                 return
 
     def verify(self, samples: int | None) -> None:
-        from ..tflm import HostInterpreter
-
         inputs, labels, source = _verification_inputs(self.project, samples)
-        host = HostInterpreter(self.project.model_bytes)
+        host = _reference(self.project)
         out_dtype = np.dtype(self.project.manifest.model.output.dtype)
         out_bytes = self.project.manifest.model.output.nbytes
         results: list[dict[str, Any]] = []
@@ -565,9 +563,7 @@ class _MlperfLink:
         m = self.project.manifest.model
         inputs, _, source = _verification_inputs(self.project, 1)
         x = inputs[0]
-        reference = get_runtime(self.project.manifest.firmware.runtime).reference(
-            self.project.model_bytes)
-        expected = host_results(reference, x, m.output)
+        expected = host_results(_reference(self.project), x, m.output)
         client = MlperfClient(self.serial, self.timeout)
         session = mlperf_session(client, np.ascontiguousarray(x).tobytes(), expected,
                                  self.runs, self.warmup)
@@ -584,6 +580,11 @@ class _MlperfLink:
             per_inference_us=statistics.median(w.elapsed_us / w.runs for w in windows),
             expected_results=tuple(session.expected_results),
             results_match=session.results_match, input=source)
+
+
+def _reference(project: Project):
+    """What the board must compute, on this computer: the project's runtime's reference."""
+    return get_runtime(project.manifest.firmware.runtime).reference(project.model_bytes)
 
 
 def _verification_inputs(project: Project, samples: int | None):

@@ -282,6 +282,15 @@ class VirtualBoard:
             return cmd.runs, cmd.checksum
         return None
 
+    def _receive(self) -> bytes | None:
+        """What the harness wrote within 50 ms (b"" when nothing), or None once the pty is
+        closed."""
+        try:
+            ready, _, _ = select.select([self._master], [], [], 0.05)
+            return os.read(self._master, 4096) if ready else b""
+        except (OSError, ValueError, TypeError):
+            return None
+
     def _serve_mlperf(self) -> None:
         """The MLPerf Tiny DUT protocol (an ``--protocol mlperf-tiny`` project)."""
         from .mlperf import MlperfDut
@@ -293,12 +302,8 @@ class VirtualBoard:
         for line in dut.boot():
             self._line(line)
         while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.05)
-                if not ready:
-                    continue
-                data = os.read(self._master, 4096)
-            except (OSError, ValueError, TypeError):
+            data = self._receive()
+            if data is None:
                 return
             for line in dut.feed(data):
                 self._line(line)
@@ -320,14 +325,10 @@ class VirtualBoard:
                 self._line(f"edgecnn error infer payload timed out after {len(payload)} of "
                            f"{expected} bytes")
                 payload = None
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.05)
-                if not ready:
-                    continue
-                data = os.read(self._master, 4096)
-            except (OSError, ValueError, TypeError):
+            data = self._receive()
+            if data is None:
                 return
-            if self._silent:
+            if not data or self._silent:
                 continue
             try:
                 for byte in data:
