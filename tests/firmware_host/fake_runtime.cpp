@@ -9,6 +9,21 @@
 namespace {
 uint8_t input[FAKE_INPUT_BYTES];
 uint8_t output[FAKE_OUTPUT_BYTES];
+// A [1, bytes] int8 tensor.
+EdgecnnTensor describe(uint8_t* data, uint32_t bytes, float scale, int32_t zero_point) {
+  EdgecnnTensor t;
+  memset(&t, 0, sizeof(t));
+  t.data = data;
+  t.bytes = bytes;
+  t.type = EDGECNN_TYPE_INT8;
+  t.rank = 2;
+  t.dims[0] = 1;
+  t.dims[1] = (int32_t)bytes;
+  t.scale = scale;
+  t.zero_point = zero_point;
+  return t;
+}
+
 }  // namespace
 
 const char* edgecnn_runtime_init(void) { return nullptr; }
@@ -23,31 +38,11 @@ int edgecnn_runtime_invoke(void) {
 }
 
 EdgecnnTensor edgecnn_runtime_input(void) {
-  EdgecnnTensor t;
-  memset(&t, 0, sizeof(t));
-  t.data = input;
-  t.bytes = FAKE_INPUT_BYTES;
-  t.type = EDGECNN_TYPE_INT8;
-  t.rank = 2;
-  t.dims[0] = 1;
-  t.dims[1] = FAKE_INPUT_BYTES;
-  t.scale = FAKE_INPUT_SCALE;
-  t.zero_point = FAKE_INPUT_ZERO_POINT;
-  return t;
+  return describe(input, FAKE_INPUT_BYTES, FAKE_INPUT_SCALE, FAKE_INPUT_ZERO_POINT);
 }
 
 EdgecnnTensor edgecnn_runtime_output(void) {
-  EdgecnnTensor t;
-  memset(&t, 0, sizeof(t));
-  t.data = output;
-  t.bytes = FAKE_OUTPUT_BYTES;
-  t.type = EDGECNN_TYPE_INT8;
-  t.rank = 2;
-  t.dims[0] = 1;
-  t.dims[1] = FAKE_OUTPUT_BYTES;
-  t.scale = FAKE_OUTPUT_SCALE;
-  t.zero_point = FAKE_OUTPUT_ZERO_POINT;
-  return t;
+  return describe(output, FAKE_OUTPUT_BYTES, FAKE_OUTPUT_SCALE, FAKE_OUTPUT_ZERO_POINT);
 }
 
 uint32_t edgecnn_runtime_arena_allocated(void) { return 4096; }
