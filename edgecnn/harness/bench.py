@@ -177,23 +177,27 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
     out_json.parent.mkdir(parents=True, exist_ok=True)
     target = open_target(project, port, faults)
     port = target.start()
-    report = BenchReport(port=port, started=_now(), project=_project_summary(project))
-    elf = getattr(target, "elf", None)       # a target that built an ELF (the emulator)
-    if elf is not None:
-        from ..emulator import elf_memory
+    try:   # until the run's own try/finally below owns the target, stop it on any error
+        report = BenchReport(port=port, started=_now(), project=_project_summary(project))
+        elf = getattr(target, "elf", None)       # a target that built an ELF (the emulator)
+        if elf is not None:
+            from ..emulator import elf_memory
 
-        mem = elf_memory(elf)
-        report.memory = FirmwareMemory(mem.text, mem.rodata, mem.data, mem.bss, str(elf))
-    for name in ("jsonl", "json", "csv", "md"):
-        report.files[name] = str(paths[name])
-    Path(report.files["jsonl"]).unlink(missing_ok=True)
-    rows = _Rows(Path(report.files["jsonl"]))
-    link: SerialLink | _MlperfLink = SerialLink(port, project.manifest.board.baud,
-                      reset_on_open=project.manifest.board.reset_on_open,
-                      timeout=timeout)
-    progress = progress or (lambda stage, done, total: None)
-    if project.manifest.firmware.protocol == "mlperf-tiny":
-        link = _MlperfLink(port, project, rows, report, runs, warmup, timeout)
+            mem = elf_memory(elf)
+            report.memory = FirmwareMemory(mem.text, mem.rodata, mem.data, mem.bss, str(elf))
+        for name in ("jsonl", "json", "csv", "md"):
+            report.files[name] = str(paths[name])
+        Path(report.files["jsonl"]).unlink(missing_ok=True)
+        rows = _Rows(Path(report.files["jsonl"]))
+        link: SerialLink | _MlperfLink = SerialLink(
+            port, project.manifest.board.baud,
+            reset_on_open=project.manifest.board.reset_on_open, timeout=timeout)
+        progress = progress or (lambda stage, done, total: None)
+        if project.manifest.firmware.protocol == "mlperf-tiny":
+            link = _MlperfLink(port, project, rows, report, runs, warmup, timeout)
+    except BaseException:
+        target.stop()
+        raise
     try:
         link.open()
         if isinstance(link, _MlperfLink):
