@@ -20,7 +20,7 @@ from .analyze import Analysis, analyze
 from .artifacts import TensorSpec, TestVectorSet
 from .boards import Board, load_board
 from .codegen.carray import c_identifier
-from .codegen.context import FirmwareContext, model_context, protocol_context
+from .codegen.context import FirmwareContext, ProtocolContext, model_context, protocol_context
 from .codegen.project import (
     Installed,
     check_destination,
@@ -45,6 +45,7 @@ from .manifest import (
     VectorsEntry,
 )
 from .metadata import ModelMeta
+from .mlperf_profiles import mlperf_profile
 from .modelsource import obtain_model
 from .runtimes import Runtime, runtime_for
 from .testvectors import make_test_vectors
@@ -94,6 +95,9 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
     if mlperf_model is not None and not MLPERF_MODEL_NAME.match(mlperf_model):
         raise OptionError(f"--mlperf-model {mlperf_model!r}: use 1-32 letters, digits, '_', '.' "
                           "or '-' (the runner knows kws01, vww01, ad01, ic01)")
+    if mlperf_model is not None and protocol != "mlperf-tiny":
+        raise OptionError(f"--mlperf-model {mlperf_model} names the model of the MLPerf Tiny "
+                          "protocol: add --protocol mlperf-tiny, or leave --mlperf-model out")
     model_path = Path(model) if model is not None else None
     if model_path is not None and model_path.suffix not in (".tflite", ".keras"):
         raise ModelFileError(f"{model_path} is neither a .tflite nor a .keras model")
@@ -129,12 +133,15 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
         if not fit.fits:
             warnings.append(fit.failure_message().replace(". Use --force to build anyway", ""))
         io = TensorSpec.of(m.input_tensor()), TensorSpec.of(m.output_tensor())
+        benchmark = mlperf_profile(mlperf_model or c_identifier(name))
+        if protocol == "mlperf-tiny":
+            benchmark.check(*io)
         vectors = make_test_vectors(*io, meta, rt.reference(m.data))
-        wire = protocol_context(protocol, mlperf_model or c_identifier(name))
+        wire = protocol_context(protocol, benchmark.model, benchmark,
+                                benchmark.db_bytes(io[0]))
         runtime_context = rt.template_context(board, analysis)
         manifest = make_manifest(board, rt, m, io, analysis, arena, fit, meta, vectors, name,
-                                 compatibility, wire.name, wire.mlperf_model,
-                                 runtime_context.op_events)
+                                 compatibility, wire, runtime_context.op_events)
         context = FirmwareContext(
             __version__, board, runtime_context, wire,
             model_context(name, m.data, m.sha256, len(m.operators), *io), arena, vectors,
@@ -157,7 +164,7 @@ def build(board: str | Board, model: str | Path | None = None, out: str | Path |
 def make_manifest(board: Board, rt: Runtime, m: TfliteModel, io: tuple[TensorSpec, TensorSpec],
                   analysis: Analysis, arena: ArenaPlan, fit: FitReport, meta: ModelMeta | None,
                   vectors: TestVectorSet, name: str, compatibility: Compatibility,
-                  protocol: str, mlperf_model: str | None, op_events: bool) -> Manifest:
+                  wire: ProtocolContext, op_events: bool) -> Manifest:
     from importlib.metadata import PackageNotFoundError, version
 
     def pkg(name: str) -> str | None:
@@ -182,8 +189,11 @@ def make_manifest(board: Board, rt: Runtime, m: TfliteModel, io: tuple[TensorSpe
         arena=ArenaEntry(arena.allocated_bytes, arena.device_need_bytes, arena.host_bytes,
                          arena.host_32bit_bytes, arena.scratch_bytes, arena.margin,
                          arena.kernels, arena.method),
-        firmware=FirmwareEntry(protocol, PROTOCOL_VERSION, rt.name, len(m.operators), op_events,
-                               mlperf_model),
+        firmware=FirmwareEntry(
+            wire.name, PROTOCOL_VERSION, rt.name, len(m.operators), op_events, wire.mlperf_model,
+            wire.profile.input_format if wire.profile else None,
+            wire.profile.result if wire.profile else None,
+            wire.db_bytes if wire.profile else None),
         test_vectors=VectorsEntry(len(vectors), vectors.source),
         tflm=(LibraryEntry(board.tflm.library, board.tflm.version, tuple(board.tflm.lib_deps))
               if board.tflm and rt.name == "tflm" else LibraryEntry("none", "", ())),

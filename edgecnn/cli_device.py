@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from .harness.records import BenchReport
+    from .harness.records import BenchReport, MlperfFigures
 
 from .harness.protocol import MAX_RUNS
 
@@ -41,7 +41,8 @@ def flash_cmd(project, port, dry_run):
 @click.command("bench")
 @PROJECT
 @PORT
-@click.option("--runs", default=100, show_default=True, type=click.IntRange(1, MAX_RUNS))
+@click.option("--runs", type=click.IntRange(1, MAX_RUNS),
+              help="Timed inferences (default 100; MLPerf Tiny: as many as --window needs).")
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(0, MAX_RUNS))
 @click.option("--verify", is_flag=True, help="Stream test inputs through the board and check "
                                              "every output against the host interpreter.")
@@ -54,8 +55,15 @@ def flash_cmd(project, port, dry_run):
 @click.option("--out", type=click.Path(), help="report.json path or folder "
                                                "(default PROJECT/reports/TIME/).")
 @click.option("--force", is_flag=True, help="Replace report files that exist at --out.")
+@click.option("--window", "window_s", default=10.0, show_default=True,
+              type=click.FloatRange(0, 3600, min_open=True),
+              help="MLPerf Tiny: seconds each of the five performance windows lasts at least "
+                   "(the runner's rule is 10).")
+@click.option("--dataset", type=click.Path(),
+              help="MLPerf Tiny: run the runner's accuracy mode over a data set in its layout "
+                   "(.bin files and y_labels.csv).")
 def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout, fault, out,
-              force):
+              force, window_s, dataset):
     """Measure latency, arena and (with --verify) correctness on the board."""
     from .harness import Faults, bench
 
@@ -75,20 +83,14 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
 
     report = bench(project, port=port, runs=runs, warmup=warmup, verify=verify,
                    samples=samples, profile=not no_profile, out=out, timeout=timeout,
-                   faults=faults, progress=progress, force=force)
+                   faults=faults, progress=progress, force=force, window_s=window_s,
+                   dataset=dataset)
     for b in bar.values():
         b.render_finish()
     tag = {"virtual": " (VIRTUAL board: host timings)",
            "emulator": " (EMULATOR: instruction counts, not device time)"}.get(report.source, "")
     if report.mlperf:
-        mp = report.mlperf
-        click.echo(f"DUT       {mp.name} ({mp.profile.get('model')}) on {report.port}{tag}; "
-                   "MLPerf Tiny protocol")
-        click.echo(f"throughput median {mp.median_throughput:,.2f} inf./s over "
-                   f"{len(mp.windows)} windows of {mp.windows[0].runs} inferences "
-                   f"({mp.per_inference_us:,.0f} µs each, by the DUT's m-lap-us clock)")
-        click.echo(f"results   {'equal' if mp.results_match else 'DIFFER FROM'} the host "
-                   "reference, dequantized to 3 decimals")
+        _print_mlperf(report.mlperf, report.port, tag)
     else:
         _print_bench(report, tag)
     click.echo(f"report    {report.files['md']}")
@@ -96,6 +98,31 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
         from .errors import OutputMismatchError
 
         raise OutputMismatchError(f"{report.verdict.summary} (report: {report.files['md']})")
+
+
+def _print_mlperf(mp: MlperfFigures, port: str, tag: str) -> None:
+    click.echo(f"DUT       {mp.name} ({mp.profile.get('model')}) on {port}{tag}; MLPerf Tiny "
+               "protocol")
+    click.echo(f"benchmark {mp.benchmark}")
+    if mp.windows and mp.median_throughput is not None and mp.per_inference_us is not None:
+        seconds = [w.elapsed_us / 1e6 for w in mp.windows]
+        click.echo(f"throughput median {mp.median_throughput:,.2f} inf./s over "
+                   f"{len(mp.windows)} windows of {mp.windows[0].runs} inferences, "
+                   f"{min(seconds):.1f}-{max(seconds):.1f} s each "
+                   f"({mp.per_inference_us:,.0f} µs an inference, by the DUT's m-lap-us clock)")
+        valid = ("every window lasted 10 s: valid for the runner" if mp.windows_valid else
+                 "windows shorter than the runner's 10 s: not valid for a submission")
+        click.echo(f"window    {valid}; a 10 s window here is `infer "
+                   f"{mp.inferences_per_10s} W` (set it in the runner's tests_performance.yaml)")
+    acc = mp.accuracy
+    if acc is not None:
+        auc = f"{acc.auc:.3f}" if acc.auc is not None else f"n/a ({acc.auc_unavailable})"
+        host_auc = f"{acc.host_auc:.3f}" if acc.host_auc is not None else "n/a"
+        click.echo(f"accuracy  Top 1% = {acc.top1_percent:.1f}, AUC = {auc} over {acc.files} "
+                   f"files ({acc.inferences} inferences); host reference: Top 1% = "
+                   f"{acc.host_top1_percent:.1f}, AUC = {host_auc}")
+    click.echo(f"results   {'equal' if mp.results_match else 'DIFFER FROM'} the host "
+               "reference (the benchmark's conversions), to 3 decimals")
 
 
 def _print_bench(report: BenchReport, tag: str) -> None:

@@ -18,10 +18,11 @@ from typing import Any
 
 from .artifacts import TensorSpec
 from .errors import ProjectError
+from .mlperf_profiles import MlperfProfile, recorded_profile
 
 MANIFEST = "edgecnn.json"
 GENERATOR = "edgecnn"
-SCHEMA = 2
+SCHEMA = 3      # 3: MLPerf Tiny projects record their benchmark profile
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,18 @@ class FirmwareEntry:
     operators: int
     op_events: bool                 # the runtime reports per-operator timings ("profile")
     mlperf_model: str | None = None
+    # MLPerf Tiny: what the firmware does with "db" bytes and prints as m-results
+    # (edgecnn.mlperf_profiles), and the bytes "db load N" takes
+    mlperf_input: str | None = None
+    mlperf_result: str | None = None
+    mlperf_db_bytes: int | None = None
+
+    def mlperf_profile(self) -> MlperfProfile | None:
+        """The MLPerf Tiny profile the firmware was built with (None for edgecnn's protocol)."""
+        if self.protocol != "mlperf-tiny" or self.mlperf_input is None:
+            return None
+        return recorded_profile(self.mlperf_model or "model", self.mlperf_input,
+                                self.mlperf_result or "scores")
 
 
 @dataclass(frozen=True)

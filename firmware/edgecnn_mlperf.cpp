@@ -3,17 +3,25 @@
 //   name%            m-name-dut-[edgecnn]
 //   profile%         m-profile-[ULPMark for tinyML Firmware V0.0.1] m-model-[MODEL]
 //   timestamp%       m-lap-us-MICROSECONDS
-//   db load N%       m-[Expecting N bytes]        N = the model's input tensor size in bytes
+//   db load N%       m-[Expecting N bytes]        N = EDGECNN_MLPERF_DB_BYTES (one input as the
+//                                                 runner sends it: see the profile below)
 //   db HEX...%       m-load-done once N bytes arrived (the runner sends 31 bytes a command)
-//   db print%        m-buffer-xx-xx-... (8 bytes a line)
+//   db print%        m-buffer-xx-xx-... (8 bytes a line, as they were sent)
 //   infer N [W]%     m-warmup-start-W m-warmup-done m-infer-start-N m-lap-us-T0 m-lap-us-T1
 //                    m-infer-done m-results-[...]
-//   results%         m-results-[y0,y1,...]: the output dequantized, 3 decimals
+//   results%         m-results-[...] of the last inference
 //   help%            the commands
 // Every answer ends with m-ready; errors are e-[...]. Timestamps come from the platform's
 // microsecond clock (performance mode: no energy monitor GPIO).
+//
+// The benchmark's profile (edgecnn_config.h, as the reference submissions' th_load_tensor and
+// th_results do it): the bytes are copied as they are (kws01), or are uint8 pixels turned into
+// int8 by subtracting 128 (ic01, vww01), or are float32 features quantized with the input's
+// scale and zero point (ad01). m-results holds every output dequantized with 3 decimals, or
+// (ad01) one value: the mean squared error of the dequantized output against the float input.
 #include "edgecnn_mlperf.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "edgecnn_app.h"
@@ -24,38 +32,101 @@
 
 #if EDGECNN_PROTOCOL_MLPERF_TINY
 
+#if EDGECNN_MLPERF_INPUT_FORMAT == EDGECNN_MLPERF_INPUT_FLOAT32
+static_assert(EDGECNN_MLPERF_DB_BYTES == 4 * EDGECNN_INPUT_BYTES, "float32 features per element");
+#else
+static_assert(EDGECNN_MLPERF_DB_BYTES == EDGECNN_INPUT_BYTES, "one byte per input element");
+#endif
+
 namespace {
 
 EdgecnnMlperfBuffer command_buffer;
 const char* runtime_error = "not initialized";
-// The bytes of "db" commands. Copied into the input tensor before every inference: the
-// runtime may reuse the input tensor's memory for later layers.
-uint8_t db_buffer[EDGECNN_INPUT_BYTES];
+// The bytes of "db" commands, as the runner sent them.
+uint8_t db_buffer[EDGECNN_MLPERF_DB_BYTES];
 uint32_t db_expected = 0;  // from "db load N"
 uint32_t db_loaded = 0;
+#if EDGECNN_MLPERF_INPUT_FORMAT == EDGECNN_MLPERF_INPUT_AS_SENT
+const uint8_t* const model_input = db_buffer;
+#else
+// The input tensor's bytes, converted once when the load completed. Copied into the tensor
+// before every inference: the runtime may reuse the input tensor's memory for later layers.
+uint8_t model_input[EDGECNN_INPUT_BYTES];
+#endif
 
 void timestamp() { edgecnn_printf("m-lap-us-%lu\r\n", (unsigned long)edgecnn_platform_micros()); }
+
+float dequantized(const EdgecnnTensor& tensor, uint32_t i) {
+  if (tensor.type == EDGECNN_TYPE_FLOAT32) {
+    float value;
+    memcpy(&value, tensor.data + 4 * i, sizeof(value));
+    return value;
+  }
+  return (float)(edgecnn_tensor_element(&tensor, i) - tensor.zero_point) * tensor.scale;
+}
+
+#if EDGECNN_MLPERF_INPUT_FORMAT == EDGECNN_MLPERF_INPUT_FLOAT32
+float feature(uint32_t i) {
+  float value;
+  memcpy(&value, db_buffer + 4 * i, sizeof(value));  // little-endian, as Cortex-M and x86 are
+  return value;
+}
+
+// QuantizeFloatToInt8 of the reference submissions: round(value / scale) half away from zero,
+// plus the zero point, saturated to int8; NaN reads as the lowest value.
+int8_t quantize(float value, float scale, int32_t zero_point) {
+  float ratio = value / scale;
+  if (ratio != ratio) return -128;
+  if (ratio > 1000.0f) ratio = 1000.0f;
+  if (ratio < -1000.0f) ratio = -1000.0f;
+  long q = (long)roundf(ratio) + zero_point;
+  return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+}
+#endif
+
+// Called when the last byte of an input arrived.
+void stage_input() {
+#if EDGECNN_MLPERF_INPUT_FORMAT == EDGECNN_MLPERF_INPUT_UINT8_MINUS_128
+  for (uint32_t i = 0; i < EDGECNN_INPUT_BYTES; ++i) {
+    model_input[i] = (uint8_t)(int8_t)((int)db_buffer[i] - 128);
+  }
+#elif EDGECNN_MLPERF_INPUT_FORMAT == EDGECNN_MLPERF_INPUT_FLOAT32
+  const EdgecnnTensor input = edgecnn_runtime_input();
+  for (uint32_t i = 0; i < EDGECNN_INPUT_BYTES; ++i) {
+    model_input[i] = (uint8_t)quantize(feature(i), input.scale, input.zero_point);
+  }
+#endif
+}
 
 void results() {
   const EdgecnnTensor output = edgecnn_runtime_output();
   const uint32_t count = output.type == EDGECNN_TYPE_FLOAT32 ? output.bytes / 4 : output.bytes;
+#if EDGECNN_MLPERF_RESULT == EDGECNN_MLPERF_RESULT_MSE
+  // The mean squared error of the reconstruction, summed in order in float32 as the
+  // reference's calculate_result() does. Products go through memory so that no compiler
+  // fuses them into the next addition (a fused multiply-add rounds once, not twice): every
+  // target prints the same digits as the host reference.
+  float sum = 0.0f;
+  for (uint32_t i = 0; i < count; ++i) {
+    const volatile float value = dequantized(output, i);
+    const float diff = value - feature(i);
+    const volatile float square = diff * diff;
+    sum += square;
+  }
+  edgecnn_printf("m-results-[%0.3f]\r\n", (double)(sum / (float)count));
+#else
   edgecnn_platform_write("m-results-[");
   for (uint32_t i = 0; i < count; ++i) {
-    float value;
-    if (output.type == EDGECNN_TYPE_FLOAT32) {
-      memcpy(&value, output.data + 4 * i, sizeof(value));
-    } else {
-      value = (float)(edgecnn_tensor_element(&output, i) - output.zero_point) * output.scale;
-    }
-    edgecnn_printf(i + 1 < count ? "%0.3f," : "%0.3f", (double)value);
+    edgecnn_printf(i + 1 < count ? "%0.3f," : "%0.3f", (double)dequantized(output, i));
   }
   edgecnn_platform_write("]\r\n");
+#endif
 }
 
-// One inference on the loaded bytes; returns 0 on success.
+// One inference on the loaded input; returns 0 on success.
 int infer_once() {
   const EdgecnnTensor input = edgecnn_runtime_input();
-  memcpy(input.data, db_buffer, input.bytes);
+  memcpy(input.data, model_input, input.bytes);
   return edgecnn_runtime_invoke();
 }
 
@@ -73,9 +144,9 @@ void infer(const EdgecnnMlperfTokens& t) {
     edgecnn_printf("e-[Model not ready: %s]\r\n", runtime_error);
     return;
   }
-  if (db_expected != EDGECNN_INPUT_BYTES || db_loaded != db_expected) {
+  if (db_expected != EDGECNN_MLPERF_DB_BYTES || db_loaded != db_expected) {
     edgecnn_printf("e-[Load the %u input bytes first: db load %u, then db HEX...]\r\n",
-                   (unsigned)EDGECNN_INPUT_BYTES, (unsigned)EDGECNN_INPUT_BYTES);
+                   (unsigned)EDGECNN_MLPERF_DB_BYTES, (unsigned)EDGECNN_MLPERF_DB_BYTES);
     return;
   }
   edgecnn_printf("m-warmup-start-%ld\r\n", warmup);
@@ -106,10 +177,10 @@ void db_load(const EdgecnnMlperfTokens& t) {
     edgecnn_printf("e-[Command 'db load' requires the # of bytes]\r\n");
   } else if (edgecnn_mlperf_token_int(&t, 2, &n) != 0 || n <= 0) {
     edgecnn_printf("e-[Command 'db load' must be >0 bytes]\r\n");
-  } else if (n > (long)EDGECNN_INPUT_BYTES) {
+  } else if (n > (long)EDGECNN_MLPERF_DB_BYTES) {
     db_expected = db_loaded = 0;
     edgecnn_printf("e-[Supplied buffer size %ld exceeds maximum of %u]\r\n", n,
-                   (unsigned)EDGECNN_INPUT_BYTES);
+                   (unsigned)EDGECNN_MLPERF_DB_BYTES);
   } else {
     db_expected = (uint32_t)n;
     db_loaded = 0;
@@ -143,6 +214,7 @@ void db_bytes(const EdgecnnMlperfTokens& t) {
     }
     db_buffer[db_loaded++] = (uint8_t)value;
     if (db_loaded == db_expected) {
+      if (db_loaded == EDGECNN_MLPERF_DB_BYTES) stage_input();
       edgecnn_printf("m-load-done\r\n");
       return;  // digits past the expected count are ignored
     }
@@ -156,12 +228,16 @@ void help() {
   edgecnn_printf("profile       : firmware and model identification\r\n");
   edgecnn_printf("timestamp     : one m-lap-us timestamp\r\n");
   edgecnn_printf("db load N     : expect N input bytes (N = %u)\r\n",
-                 (unsigned)EDGECNN_INPUT_BYTES);
+                 (unsigned)EDGECNN_MLPERF_DB_BYTES);
   edgecnn_printf("db HH[HH]*    : input bytes in hex, until N arrived\r\n");
   edgecnn_printf("db print      : the bytes loaded so far\r\n");
   edgecnn_printf("infer N [W=%d]: N timed inferences after W warm-up ones\r\n",
                  EDGECNN_MLPERF_DEFAULT_WARMUP);
+#if EDGECNN_MLPERF_RESULT == EDGECNN_MLPERF_RESULT_MSE
+  edgecnn_printf("results       : the mean squared error of the last output\r\n");
+#else
   edgecnn_printf("results       : the last output, dequantized\r\n");
+#endif
 }
 
 void handle(const char* command) {

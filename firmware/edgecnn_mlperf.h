@@ -16,6 +16,15 @@
 #define EDGECNN_MLPERF_DEFAULT_WARMUP 10  // "infer N" with no W warms up 10 times
 #define EDGECNN_MLPERF_MAX_TOKENS 4
 
+// What "db" bytes are, per benchmark (edgecnn/mlperf_profiles.py; the reference submissions'
+// th_load_tensor): EDGECNN_MLPERF_INPUT_FORMAT in edgecnn_config.h is one of these.
+#define EDGECNN_MLPERF_INPUT_AS_SENT 0          // the input tensor's bytes (kws01)
+#define EDGECNN_MLPERF_INPUT_UINT8_MINUS_128 1  // uint8 pixels, int8 = pixel - 128 (ic01, vww01)
+#define EDGECNN_MLPERF_INPUT_FLOAT32 2          // float32 features, quantized here (ad01)
+// What m-results holds (th_results): EDGECNN_MLPERF_RESULT is one of these.
+#define EDGECNN_MLPERF_RESULT_SCORES 0  // every output, dequantized
+#define EDGECNN_MLPERF_RESULT_MSE 1     // mean of (dequantized output - float input)^2 (ad01)
+
 typedef struct {
   char data[EDGECNN_MLPERF_CMD_SIZE + 1];
   size_t length;

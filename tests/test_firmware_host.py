@@ -114,10 +114,12 @@ def test_firmware_and_python_dut_answer_alike(projects):
     script += ["db print", "infer 3 1", "results", "x" * 85]
     m = json.loads((project / "edgecnn.json").read_text())["model"]["output"]
     from edgecnn.artifacts import TensorSpec
+    from edgecnn.mlperf_profiles import mlperf_profile
 
     spec = TensorSpec.from_json(m)
-    dut = MlperfDut(lambda b: fake_outputs(b, spec.nbytes), 490, spec, model="kws01",
-                    vendor="edgecnn-device")
+    input_spec = TensorSpec((1, 49, 10, 1), "int8", None)
+    dut = MlperfDut(lambda b: fake_outputs(b, spec.nbytes), input_spec, spec,
+                    mlperf_profile("kws01"), vendor="edgecnn-device")
     fw = running(project, program)
     try:
         with serial.Serial(fw.port, 115200, timeout=0.05) as port:

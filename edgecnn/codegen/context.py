@@ -10,6 +10,14 @@ from typing import Any
 from ..artifacts import TensorSpec, TestVectorSet
 from ..boards import Board
 from ..fit import ArenaPlan
+from ..mlperf_profiles import (
+    INPUT_AS_SENT,
+    INPUT_FLOAT32,
+    INPUT_UINT8_MINUS_128,
+    RESULT_MSE,
+    RESULT_SCORES,
+    MlperfProfile,
+)
 from .carray import c_identifier
 
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t"}
@@ -20,10 +28,25 @@ class ProtocolContext:
     name: str                   # "edgecnn" or "mlperf-tiny"
     title: str
     mlperf_model: str | None    # what "profile%" names as the model (MLPerf Tiny only)
+    profile: MlperfProfile | None = None   # its input/result conversions (MLPerf Tiny only)
+    db_bytes: int = 0           # what "db load N" announces (MLPerf Tiny only)
 
     @property
     def mlperf_tiny(self) -> bool:
         return self.name == "mlperf-tiny"
+
+    @property
+    def input_macro(self) -> str:
+        assert self.profile is not None
+        return {INPUT_AS_SENT: "EDGECNN_MLPERF_INPUT_AS_SENT",
+                INPUT_UINT8_MINUS_128: "EDGECNN_MLPERF_INPUT_UINT8_MINUS_128",
+                INPUT_FLOAT32: "EDGECNN_MLPERF_INPUT_FLOAT32"}[self.profile.input_format]
+
+    @property
+    def result_macro(self) -> str:
+        assert self.profile is not None
+        return {RESULT_SCORES: "EDGECNN_MLPERF_RESULT_SCORES",
+                RESULT_MSE: "EDGECNN_MLPERF_RESULT_MSE"}[self.profile.result]
 
 
 PROTOCOL_TITLES = {
@@ -32,9 +55,11 @@ PROTOCOL_TITLES = {
 }
 
 
-def protocol_context(name: str, mlperf_model: str | None) -> ProtocolContext:
-    return ProtocolContext(name, PROTOCOL_TITLES[name],
-                           mlperf_model if name == "mlperf-tiny" else None)
+def protocol_context(name: str, mlperf_model: str | None,
+                     profile: MlperfProfile | None = None, db_bytes: int = 0) -> ProtocolContext:
+    if name != "mlperf-tiny":
+        return ProtocolContext(name, PROTOCOL_TITLES[name], None)
+    return ProtocolContext(name, PROTOCOL_TITLES[name], mlperf_model, profile, db_bytes)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from ..errors import (
 from ..fsutil import check_writable_outputs
 from ..runtimes import get_runtime
 from .link import Identification, SerialLink, open_port
+from .mlperf import WINDOW_S, runs_for_window
 from .project import Project, load_project
 from .protocol import Message, decode_output, infer_command
 from .records import (
@@ -56,6 +57,7 @@ from .records import (
 from .report import report_paths, write_reports
 from .targets import open_target
 
+DEFAULT_RUNS = 100      # timed inferences of edgecnn's protocol
 MAX_RESETS = 3          # reboots survived in one run before giving up
 MAX_ATTEMPTS = 3        # tries per verification sample (lost or corrupted answers)
 BOOT_TIMEOUT_S = 8.0    # a reset board prints its identification and self-check within this
@@ -130,8 +132,17 @@ def verdict(report: BenchReport) -> Verdict:
         compared += 1
         differ |= not mp.results_match
         parts.append(f"m-results of all {len(mp.windows)} infer windows equal the host "
-                     "reference dequantized to 3 decimals" if mp.results_match else
-                     "m-results differ from the host reference dequantized to 3 decimals")
+                     "reference to 3 decimals" if mp.results_match else
+                     "m-results differ from the host reference to 3 decimals")
+    if mp is not None and mp.accuracy is not None and mp.accuracy.inferences:
+        acc = mp.accuracy
+        compared += 1
+        bad = acc.inferences - acc.results_equal
+        differ |= bad > 0
+        parts.append(f"m-results of all {acc.inferences} accuracy-mode inferences equal the "
+                     "host reference to 3 decimals" if not bad else
+                     f"m-results differ from the host reference on {bad} of {acc.inferences} "
+                     "accuracy-mode inferences")
     if not compared:
         return Verdict(None, "no outputs were compared with the host")
     head = ("OUTPUTS DIFFER from the host reference: " if differ else
@@ -154,23 +165,33 @@ class _Rows:
         self._file.close()
 
 
-def bench(project: str | Path | Project, *, port: str | None = None, runs: int = 100,
+def bench(project: str | Path | Project, *, port: str | None = None, runs: int | None = None,
           warmup: int = 5, verify: bool = False, samples: int | None = None,
           profile: bool = True, out: str | Path | None = None, timeout: float = 10.0,
           faults=None, progress: Callable[[str, int, int], None] | None = None,
-          force: bool = False) -> BenchReport:
+          force: bool = False, window_s: float = WINDOW_S,
+          dataset: str | Path | None = None) -> BenchReport:
     """Benchmark ``project`` on its board and write the report files; return the report.
 
     ``port`` is a serial port, ``"virtual"`` (start a virtual board) or None (find the board
     by its USB VID:PID). ``out`` is the report.json path (default: ``PROJECT/reports/TIME/``).
     ``progress(stage, done, total)`` is called as rows arrive. Report files that exist at
     ``out`` are replaced only with ``force`` (checked before the board is touched).
+    ``runs`` is the timed inferences (default 100; an MLPerf Tiny project: as many as a
+    window of ``window_s`` seconds needs on the DUT); ``dataset`` (MLPerf Tiny projects only)
+    runs the runner's accuracy mode over a data set in the runner's layout instead.
     """
-    if runs < 1:
+    if runs is not None and runs < 1:
         raise EdgecnnError("--runs must be at least 1")
+    if not 0 < window_s <= 3600:
+        raise EdgecnnError(f"--window {window_s}: give seconds between 0 and 3600")
     if warmup < 0:
         raise EdgecnnError("--warmup must not be negative")
     project = project if isinstance(project, Project) else load_project(project)
+    mlperf = project.manifest.firmware.protocol == "mlperf-tiny"
+    if dataset is not None and not mlperf:
+        raise EdgecnnError(f"--dataset runs the MLPerf Tiny runner's accuracy mode; "
+                           f"{project.path} speaks edgecnn's protocol: use --verify instead")
     out_json = _report_path(project, out)
     paths = report_paths(out_json)
     check_writable_outputs(paths.values(), force)
@@ -193,8 +214,9 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
             port, project.manifest.board.baud,
             reset_on_open=project.manifest.board.reset_on_open, timeout=timeout)
         progress = progress or (lambda stage, done, total: None)
-        if project.manifest.firmware.protocol == "mlperf-tiny":
-            link = _MlperfLink(port, project, rows, report, runs, warmup, timeout)
+        if mlperf:
+            link = _MlperfLink(port, project, rows, report, runs, warmup, timeout, window_s,
+                               dataset, progress)
     except BaseException:
         target.stop()
         raise
@@ -207,7 +229,7 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int =
         run = _Run(project, link, rows, report, progress)
         run.connect()
         run.selfcheck()
-        run.bench(runs, warmup)
+        run.bench(runs or DEFAULT_RUNS, warmup)
         if profile:
             run.profile()
         if verify:
@@ -539,17 +561,26 @@ class _Run:
 
 
 class _MlperfLink:
-    """``edgecnn bench`` on MLPerf Tiny firmware: the runner's performance mode (identify, load
-    one input with ``db``, five ``infer RUNS WARMUP`` windows timed by the device's own
-    ``m-lap-us`` clock, the median throughput), its results checked against the host
-    reference dequantized to 3 decimals."""
+    """``edgecnn bench`` on MLPerf Tiny firmware, as the MLCommons runner drives it: its
+    performance mode (identify, load one input with ``db``, a first measurement, five
+    ``infer N W`` windows of at least ``window_s`` seconds on the DUT's own ``m-lap-us``
+    clock, the median throughput), or with a data set its accuracy mode (``infer 1 0`` per
+    input, Top-1 and AUC as the runner computes them); every result checked against the host
+    reference computed with the benchmark's own conversions (edgecnn.mlperf_profiles)."""
 
     def __init__(self, port: str, project: Project, rows: _Rows, report: BenchReport,
-                 runs: int, warmup: int, timeout: float):
+                 runs: int | None, warmup: int, timeout: float, window_s: float,
+                 dataset: str | Path | None, progress):
         self.port, self.project, self.rows, self.report = port, project, rows, report
         self.runs, self.warmup, self.timeout = runs, warmup, timeout
+        self.window_s, self.dataset, self.progress = window_s, dataset, progress
         self.serial: Any = None
         self.noise_lines = self.resynced_lines = self.resets = self.protocol_errors = 0
+        profile = project.manifest.firmware.mlperf_profile()
+        if profile is None:
+            raise EdgecnnError(f"{project.path} records no MLPerf Tiny profile; rebuild it "
+                               "with `edgecnn build ... --protocol mlperf-tiny --force`")
+        self.profile = profile
 
     def open(self) -> None:
         board = self.project.manifest.board
@@ -562,28 +593,50 @@ class _MlperfLink:
             self.serial = None
 
     def run(self) -> None:
-        from .mlperf import MlperfClient, host_results, mlperf_session
+        from .mlperf import MlperfClient, identify, mlperf_session
 
         m = self.project.manifest.model
-        inputs, _, source = _verification_inputs(self.project, 1)
-        x = inputs[0]
-        expected = host_results(_reference(self.project), x, m.output)
         client = MlperfClient(self.serial, self.timeout)
-        session = mlperf_session(client, np.ascontiguousarray(x).tobytes(), expected,
-                                 self.runs, self.warmup)
-        vendor = session.name or ""
-        self.report.source = vendor.removeprefix("edgecnn-") if vendor.startswith(
-            "edgecnn-") else "device"
+        if self.dataset is not None:
+            from .mlperf_dataset import mlperf_accuracy, read_runner_dataset
+
+            data = read_runner_dataset(self.dataset, self.profile.model)
+            name, dut_profile = identify(client)
+            self._identified(name)
+            accuracy = mlperf_accuracy(
+                client, data, self.profile, m.input, m.output, _reference(self.project),
+                on_result=lambda row: self.rows.write("mlperf_result", **row),
+                progress=lambda done, total: self.progress("accuracy", done, total))
+            self.report.mlperf = MlperfFigures(
+                name=name, profile=dut_profile, benchmark=self.profile.description,
+                input=f"{accuracy.files} files of {accuracy.dataset}",
+                results_match=accuracy.results_equal == accuracy.inferences, accuracy=accuracy)
+            return
+        inputs, _, source = _verification_inputs(self.project, 1)
+        sent = self.profile.runner_bytes(inputs[0], m.input)
+        out = np.asarray(_reference(self.project).run(self.profile.to_input(sent, m.input)))
+        expected = self.profile.results(out, m.output, sent)
+        session = mlperf_session(client, sent, expected, self.runs, self.warmup,
+                                 window_s=self.window_s)
+        self._identified(session.name)
         windows = tuple(MlperfWindow(w.runs, w.warmup, w.elapsed_us, w.throughput,
                                      tuple(w.results)) for w in session.windows)
         for i, w in enumerate(windows):
             self.rows.write("mlperf_window", window=i, **asdict(w))
+        per_inference = statistics.median(w.elapsed_us / w.runs for w in windows)
         self.report.mlperf = MlperfFigures(
-            name=session.name, profile=session.profile, windows=windows,
-            median_throughput=session.median_throughput,
-            per_inference_us=statistics.median(w.elapsed_us / w.runs for w in windows),
+            name=session.name, profile=session.profile, benchmark=self.profile.description,
+            input=f"{source}, sent as {self.profile.model} data", windows=windows,
+            median_throughput=session.median_throughput, per_inference_us=per_inference,
+            window_target_s=self.window_s if self.runs is None else None,
+            inferences_per_10s=runs_for_window(per_inference, margin=1.1),
             expected_results=tuple(session.expected_results),
-            results_match=session.results_match, input=source)
+            results_match=session.results_match)
+
+    def _identified(self, name: str | None) -> None:
+        vendor = name or ""
+        self.report.source = vendor.removeprefix("edgecnn-") if vendor.startswith(
+            "edgecnn-") else "device"
 
 
 def _reference(project: Project):

@@ -5,17 +5,20 @@
 - :class:`MlperfDut` answers commands as the firmware does (the virtual board serves it);
 - :class:`MlperfClient` drives a DUT as the runner's ``device_under_test.py`` does
   (``COMMAND%`` out, lines in until ``m-ready``; ``db`` payloads 31 bytes a command);
-- :func:`mlperf_session` is what ``edgecnn bench`` runs on an ``--protocol mlperf-tiny``
-  project: identification, the input loaded with ``db``, five ``infer N 0`` windows, the
-  throughput of each from the device's own ``m-lap-us`` timestamps and their median (as the
-  runner's performance mode computes it), and the results checked against the host reference.
+- :func:`mlperf_session` is the runner's performance mode that ``edgecnn bench`` runs on an
+  ``--protocol mlperf-tiny`` project: identification, the input loaded with ``db``, a first
+  measurement, then five ``infer N 0`` windows of at least 10 s each on the DUT's own
+  ``m-lap-us`` clock, their median throughput, and the results checked against the host
+  reference (:mod:`edgecnn.harness.mlperf_dataset` is the accuracy mode).
 
 Example:
-    >>> MlperfDut(lambda x: x, 4, output=None).handle("db load 4")     # doctest: +SKIP
-    ['m-[Expecting 4 bytes]', 'm-ready']
+    >>> dut = MlperfDut(lambda x: x, spec, spec, mlperf_profile("kws01"))   # doctest: +SKIP
+    >>> dut.handle("db load 490")                                            # doctest: +SKIP
+    ['m-[Expecting 490 bytes]', 'm-ready']
 """
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import time
@@ -25,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ..artifacts import QuantParams, TensorSpec
+from ..artifacts import TensorSpec
 from ..errors import DeviceTimeoutError, ProtocolError
+from ..mlperf_profiles import MlperfProfile, format_results
 
 # Same values as firmware/edgecnn_mlperf.h (tests/test_protocol_agreement.py compares them).
 CMD_SIZE = 80
@@ -39,31 +43,26 @@ READY = "m-ready"
 # The runner's DUT.load sends 31 bytes a "db" command (26 behind an energy monitor).
 DB_BYTES_PER_COMMAND = 31
 WINDOWS = 5            # the runner's performance mode: "loop 5", median throughput
-
-
-def format_results(values: Sequence[float] | np.ndarray) -> str:
-    """``m-results-[...]``: every value with 3 decimals, as the firmware's "%0.3f"."""
-    return "m-results-[" + ",".join(f"{float(v):.3f}" for v in values) + "]"
-
-
-def dequantized(output: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    """What the firmware prints for an output tensor: float32 (q - zero point) * scale."""
-    if spec.quant is None:
-        return np.asarray(output, dtype=np.float32).reshape(-1)
-    return spec.quant.dequantize(np.asarray(output).reshape(-1))
+WINDOW_S = 10.0        # the shortest window a valid performance run may have (seconds)
+CALIBRATION_US = 50_000.0   # a first measurement lasts at least this long on the DUT's clock
 
 
 class MlperfDut:
-    """The DUT side: one command (without its '%') in, the answer lines out."""
+    """The DUT side: one command (without its '%') in, the answer lines out. ``invoke`` takes
+    the input tensor's bytes and returns the output tensor's; the benchmark's ``profile``
+    turns the ``db`` bytes into the input and the output into ``m-results``."""
 
-    def __init__(self, invoke: Callable[[bytes], bytes], input_bytes: int,
-                 output: TensorSpec | None, model: str = "model", vendor: str = VENDOR,
+    def __init__(self, invoke: Callable[[bytes], bytes], input_spec: TensorSpec,
+                 output: TensorSpec, profile: MlperfProfile, vendor: str = VENDOR,
                  clock_us: Callable[[], int] = lambda: time.monotonic_ns() // 1000):
-        self.invoke, self.input_bytes, self.output = invoke, input_bytes, output
-        self.model, self.vendor, self.clock_us = model, vendor, clock_us
-        self.buffer = bytearray(input_bytes)
+        self.invoke, self.input_spec, self.output = invoke, input_spec, output
+        self.profile, self.vendor, self.clock_us = profile, vendor, clock_us
+        self.model = profile.model
+        self.input_bytes = profile.db_bytes(input_spec)
+        self.buffer = bytearray(self.input_bytes)
         self.expected = self.loaded = 0
         self.last_output: bytes | None = None
+        self._staged = b""
         self._command = bytearray()
         self._overflowed = False
 
@@ -74,12 +73,9 @@ class MlperfDut:
         return f"m-lap-us-{self.clock_us() % 2**32}"
 
     def _results(self) -> str:
-        out = self.last_output if self.last_output is not None else bytes(
-            self.output.nbytes if self.output else 0)
-        if self.output is None:
-            return format_results([])
+        out = self.last_output if self.last_output is not None else bytes(self.output.nbytes)
         values = np.frombuffer(out, dtype=np.dtype(self.output.dtype))
-        return format_results(dequantized(values, self.output))
+        return format_results(self.profile.results(values, self.output, bytes(self.buffer)))
 
     def feed(self, data: bytes) -> list[str]:
         """Bytes from the wire in, answer lines out: '%' ends a command; line endings and NULs
@@ -154,6 +150,9 @@ class MlperfDut:
             self.buffer[self.loaded] = int(pair, 16)
             self.loaded += 1
             if self.loaded == self.expected:
+                if self.loaded == self.input_bytes:
+                    self._staged = self.profile.to_input(bytes(self.buffer),
+                                                         self.input_spec).tobytes()
                 return ["m-load-done"]
         return []
 
@@ -174,10 +173,10 @@ class MlperfDut:
             return [f"e-[Load the {n} input bytes first: db load {n}, then db HEX...]"]
         lines = [f"m-warmup-start-{warmup}"]
         for _ in range(warmup):
-            self.last_output = self.invoke(bytes(self.buffer))
+            self.last_output = self.invoke(self._staged)
         lines += ["m-warmup-done", f"m-infer-start-{runs}", self._timestamp()]
         for _ in range(runs):
-            self.last_output = self.invoke(bytes(self.buffer))
+            self.last_output = self.invoke(self._staged)
         lines += [self._timestamp(), "m-infer-done", self._results()]
         return lines
 
@@ -211,15 +210,16 @@ class MlperfClient:
                                          "(edgecnn build --protocol mlperf-tiny)?")
             self._buffer += self.port.read(max(1, self.port.in_waiting))
 
-    def drain(self, quiet: float = 0.3, limit: float = 3.0) -> None:
+    def drain(self, quiet: float = 0.3, limit: float = 3.0, first: float = 1.0) -> None:
         """Read and keep (in the transcript) whatever the DUT prints until it is quiet for
-        ``quiet`` seconds: its boot lines, when opening the port started it."""
-        end, last = time.monotonic() + limit, time.monotonic()
-        while time.monotonic() < end and time.monotonic() - last < quiet:
+        ``quiet`` seconds (``first`` seconds before its first byte: a DUT that opening the
+        port started may take that long to boot): its boot lines."""
+        end, last, wait = time.monotonic() + limit, time.monotonic(), first
+        while time.monotonic() < end and time.monotonic() - last < wait:
             chunk = self.port.read(max(1, self.port.in_waiting))
             if chunk:
                 self._buffer += chunk
-                last = time.monotonic()
+                last, wait = time.monotonic(), quiet
         while b"\n" in self._buffer:
             self.transcript.append(self._line(end))
 
@@ -309,7 +309,9 @@ class MlperfSession:
     name: str | None
     profile: dict[str, str]
     windows: list[InferWindow]
-    expected_results: list[str]          # the host reference, dequantized, 3 decimals
+    expected_results: list[str]          # the host reference, as the DUT prints it
+    window_target_s: float = WINDOW_S
+    per_inference_us: float | None = None   # from the first measurement
     transcript: list[str] = field(default_factory=list)
 
     @property
@@ -321,31 +323,57 @@ class MlperfSession:
         return all([f"{v:.3f}" for v in w.results] == self.expected_results
                    for w in self.windows)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "profile": self.profile,
-                "windows": [{"runs": w.runs, "warmup": w.warmup, "elapsed_us": w.elapsed_us,
-                             "throughput": w.throughput, "results": w.results}
-                            for w in self.windows],
-                "median_throughput": self.median_throughput,
-                "expected_results": self.expected_results, "results_match": self.results_match}
 
-
-def mlperf_session(client: MlperfClient, input_data: bytes, expected: np.ndarray,
-                   runs: int, warmup: int = 0, windows: int = WINDOWS) -> MlperfSession:
-    """The runner's performance mode on one input: identify, load, ``windows`` x ``infer``."""
+def identify(client: MlperfClient) -> tuple[str | None, dict[str, str]]:
+    """The DUT's name and profile, after whatever it printed when the port opened."""
     client.drain()                       # boot lines, if opening the port started the DUT
-    name, profile = client.name(), client.profile()
+    return client.name(), client.profile()
+
+
+def runs_for_window(per_inference_us: float, window_s: float = WINDOW_S,
+                    margin: float = 1.02) -> int:
+    """Inferences one window needs to last at least ``window_s`` on the DUT's clock (with a
+    ``margin``, so that clock granularity and jitter never leave it short)."""
+    return max(1, math.ceil(window_s * 1e6 * margin / max(per_inference_us, 1e-3)))
+
+
+def measure_inference_us(client: MlperfClient, limit_us: float = CALIBRATION_US) -> float:
+    """Microseconds per inference on the DUT's own clock: ``infer K 0`` with K growing tenfold
+    until one call lasts ``limit_us`` (or K reaches 100,000)."""
+    runs = 1
+    while True:
+        window = client.infer(runs, 0, timeout=max(client.timeout, 60.0))
+        if window.elapsed_us >= limit_us or runs >= 100_000:
+            return window.elapsed_us / runs
+        runs = runs * 10 if window.elapsed_us < limit_us / 10 else math.ceil(
+            runs * 1.2 * limit_us / max(1, window.elapsed_us))
+
+
+def mlperf_session(client: MlperfClient, input_data: bytes, expected: Sequence[float],
+                   runs: int | None = None, warmup: int = 0, windows: int = WINDOWS,
+                   window_s: float = WINDOW_S) -> MlperfSession:
+    """The runner's performance mode on one input: identify, load, ``windows`` x ``infer``.
+    ``runs`` None: as many inferences as a window of ``window_s`` seconds needs on this DUT,
+    from a first measurement of a tenth of a window (the runner requires windows of at least
+    10 s); when a window still came out short (a DUT whose speed varies), the five are run
+    again with the count their own timings call for."""
+    name, profile = identify(client)
     client.load(input_data)
-    measured = [client.infer(runs, warmup, timeout=max(client.timeout, 60.0))
-                for _ in range(windows)]
-    return MlperfSession(name, profile, measured, [f"{v:.3f}" for v in expected],
-                         client.transcript)
+    per_inference = None
+    fixed = runs is not None
+    if runs is None:
+        per_inference = measure_inference_us(client, max(CALIBRATION_US, window_s * 1e5))
+        runs = runs_for_window(per_inference, window_s, margin=1.1)
+    timeout = max(client.timeout, 60.0, 3 * window_s + 30.0)
+    for _ in range(2):
+        measured = [client.infer(runs, warmup, timeout=timeout) for _ in range(windows)]
+        if fixed or all(w.elapsed_us >= window_s * 1e6 for w in measured):
+            break
+        fastest = min(w.elapsed_us / w.runs for w in measured)
+        runs = runs_for_window(fastest, window_s, margin=1.25)
+    return MlperfSession(name, profile, measured, [f"{v:.3f}" for v in expected], window_s,
+                         per_inference, client.transcript)
 
 
-def host_results(reference, x: np.ndarray, output: TensorSpec) -> np.ndarray:
-    """The host reference's output for ``x``, dequantized as the firmware prints it."""
-    return dequantized(np.asarray(reference.run(x)), output)
-
-
-__all__ = ["MlperfClient", "MlperfDut", "MlperfSession", "InferWindow", "QuantParams",
-           "mlperf_session", "host_results", "format_results"]
+__all__ = ["MlperfClient", "MlperfDut", "MlperfSession", "InferWindow", "identify",
+           "mlperf_session", "runs_for_window", "measure_inference_us", "format_results"]

@@ -131,15 +131,40 @@ class MlperfWindow:
 
 
 @dataclass(frozen=True)
+class MlperfAccuracy:
+    """The runner's accuracy mode over a data set in its layout, scored as the runner does."""
+
+    dataset: str
+    files: int
+    inferences: int                    # segments run (ad01 sends several per file)
+    results_equal: int                 # of them, m-results equal to the host reference
+    mismatched_files: tuple[str, ...]  # the first few
+    top1_percent: float                # the runner's "Top 1%"
+    auc: float | None
+    auc_unavailable: str | None
+    host_top1_percent: float           # the same scores from the host reference's results
+    host_auc: float | None
+
+
+@dataclass(frozen=True)
 class MlperfFigures:
     name: str | None
     profile: dict[str, str]
-    windows: tuple[MlperfWindow, ...]
-    median_throughput: float
-    per_inference_us: float
-    expected_results: tuple[str, ...]
-    results_match: bool
-    input: str
+    benchmark: str                     # the profile: what db bytes are, what m-results holds
+    input: str                         # what the performance windows ran on
+    windows: tuple[MlperfWindow, ...] = ()
+    median_throughput: float | None = None
+    per_inference_us: float | None = None
+    window_target_s: float | None = None     # the shortest window asked for
+    inferences_per_10s: int | None = None    # what "infer N" lasts 10 s on this DUT
+    expected_results: tuple[str, ...] = ()
+    results_match: bool = True         # every m-results compared equals the host reference
+    accuracy: MlperfAccuracy | None = None
+
+    @property
+    def windows_valid(self) -> bool:
+        """Every window lasted the runner's 10 s (a valid performance submission)."""
+        return bool(self.windows) and all(w.elapsed_us >= 10_000_000 for w in self.windows)
 
 
 @dataclass(frozen=True)

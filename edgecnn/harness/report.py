@@ -107,15 +107,30 @@ def markdown(report: BenchReport) -> str:
             f"warm-up), {lat.clock}."],
             [Table(["", "min", "mean", "p50", "p90", "p99", "max"], rows)], figures))
     mp = report.mlperf
-    if mp:
+    if mp and mp.windows and mp.median_throughput is not None:
+        valid = ("every window lasted the runner's 10 s" if mp.windows_valid else
+                 "windows shorter than the runner's 10 s: not valid for a submission")
         sections.append(Section("MLPerf Tiny (performance mode)", [
-            f"DUT {mp.name}, model {mp.profile.get('model', '?')}; median throughput "
-            f"{mp.median_throughput:,.2f} inferences/s ({mp.per_inference_us:,.0f} µs each, by "
-            f"the DUT's m-lap-us clock); results {'equal' if mp.results_match else 'DIFFER FROM'}"
-            f" the host reference dequantized to 3 decimals. Input: {mp.input}."],
+            f"DUT {mp.name}, model {mp.profile.get('model', '?')} ({mp.benchmark}); median "
+            f"throughput {mp.median_throughput:,.2f} inferences/s "
+            f"({mp.per_inference_us or 0:,.0f} µs each, by the DUT's m-lap-us clock); {valid}; "
+            f"a 10 s window on this DUT is `infer {mp.inferences_per_10s} W`; results "
+            f"{'equal' if mp.results_match else 'DIFFER FROM'} the host reference to 3 "
+            f"decimals. Input: {mp.input}."],
             [Table(["window", "inferences", "µs", "inferences/s"],
                    [[str(i), str(w.runs), _fmt(w.elapsed_us), f"{w.throughput:,.2f}"]
                     for i, w in enumerate(mp.windows)])]))
+    if mp and mp.accuracy is not None:
+        scored = mp.accuracy
+        sections.append(Section("MLPerf Tiny (accuracy mode)", [
+            f"DUT {mp.name}, model {mp.profile.get('model', '?')} ({mp.benchmark}); "
+            f"{scored.files} files of {scored.dataset}, {scored.inferences} inferences, "
+            f"{scored.results_equal} results equal to the host reference to 3 decimals."],
+            [Table(["", "Top 1%", "AUC"],
+                   [["DUT", f"{scored.top1_percent:.1f}",
+                     f"{scored.auc:.3f}" if scored.auc is not None else "n/a"],
+                    ["host reference", f"{scored.host_top1_percent:.1f}",
+                     f"{scored.host_auc:.3f}" if scored.host_auc is not None else "n/a"]])]))
     sc = report.selfcheck
     if sc:
         sections.append(Section("Self-check", [

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import EdgecnnError
+from ..errors import EdgecnnError, ProjectError
 from .project import Project, load_project
 from .protocol import HELP, LINE_MAX, PROTOCOL_VERSION, parse_command
 
@@ -295,10 +295,13 @@ class VirtualBoard:
         """The MLPerf Tiny DUT protocol (an ``--protocol mlperf-tiny`` project)."""
         from .mlperf import MlperfDut
 
-        firmware = self.project.manifest.firmware
-        dut = MlperfDut(lambda data: self._invoke(data)[0], self._input.nbytes,
-                        self.project.manifest.model.output,
-                        model=firmware.mlperf_model or "model", vendor="edgecnn-virtual")
+        manifest = self.project.manifest
+        profile = manifest.firmware.mlperf_profile()
+        if profile is None:
+            raise ProjectError(f"{self.project.path} records no MLPerf Tiny profile; rebuild it "
+                               "with `edgecnn build ... --protocol mlperf-tiny --force`")
+        dut = MlperfDut(lambda data: self._invoke(data)[0], manifest.model.input,
+                        manifest.model.output, profile, vendor="edgecnn-virtual")
         for line in dut.boot():
             self._line(line)
         while not self._stop.is_set():
