@@ -37,6 +37,15 @@ def test_mlperf_models_bit_exact_on_random_inputs(name, tmp_path):
     assert report.arena.used_bytes == result.arena.device_need_bytes
 
 
+def test_virtual_board_of_an_emulator_project(tmp_path):
+    """An mps2-an386 project's virtual board is its firmware compiled for the host: without the
+    target's start-up code and UART driver (Cortex-M assembly the host compiler refuses)."""
+    result = build("mps2-an386", shared_model("ad01_int8.tflite"), tmp_path / "p")
+    assert (result.project / "src" / "startup.c").is_file()
+    report = _bench_verify(result.project, tmp_path, samples=10)
+    assert report.verify.bitexact == 10 and report.selfcheck.passed == 8
+
+
 @pytest.fixture(scope="module")
 def zoo_models(tmp_path_factory, digits):
     """Every architecture the native runtime runs, untrained (fixed seed), quantized."""

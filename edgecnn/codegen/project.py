@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from ..boards import ARDUINO_PLATFORM
+from ..boards import ARDUINO_PLATFORM, Board
 from ..errors import OutputExistsError
 from ..fsutil import check_folder_destination, move_folder_into_place
 from ..manifest import MANIFEST, Manifest, raw_manifest
@@ -52,6 +52,21 @@ class RenderedFile:
     content: str
 
 
+def platform_sources(board: Board) -> list[Path]:
+    """The board's platform layer in ``firmware/``: the Arduino glue, or a bare-metal target's
+    start-up code, linker script and drivers."""
+    firmware = resource_dir("firmware")
+    if board.platform == ARDUINO_PLATFORM:
+        return [firmware / name for name in ARDUINO_FILES]
+    return sorted(p for p in (firmware / board.platform).iterdir() if p.is_file())
+
+
+def board_only_sources(board: Board) -> set[str]:
+    """Names in a project's ``src/`` that run only on the board: a host build of the firmware
+    leaves them out (and brings its own entry point and POSIX platform)."""
+    return {"main.cpp", *(p.name for p in platform_sources(board))}
+
+
 def render_project(context: FirmwareContext, runtime: Runtime) -> list[RenderedFile]:
     """All files of the project, rendered in memory (no disk access beyond the templates and
     ``firmware/``)."""
@@ -63,10 +78,7 @@ def render_project(context: FirmwareContext, runtime: Runtime) -> list[RenderedF
              for template, path in templates]
     firmware = resource_dir("firmware")
     sources = [firmware / name for name in (*FIRMWARE_FILES, *runtime.firmware_sources(
-        context.board), *(ARDUINO_FILES if arduino else ()))]
-    if not arduino:   # start-up code, linker script, platform driver of the target
-        sources += sorted(p for p in (firmware / context.board.platform).iterdir()
-                          if p.is_file())
+        context.board))] + platform_sources(context.board)
     for path in sources:
         folder = {".h": "include", ".ld": "target"}.get(path.suffix, "src")
         files.append(RenderedFile(f"{folder}/{path.name}", path.read_text()))

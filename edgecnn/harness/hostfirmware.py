@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ..boards import load_board
+from ..codegen.project import board_only_sources
 from ..resources import resource_dir
 from ..toolchain import build_program, find_tool
 from .project import Project, load_project
 
-# Sources of a board build that a host program replaces.
-BOARD_ONLY = {"main.cpp", "edgecnn_platform_arduino.cpp"}
 BUILD_DIR = ".edgecnn-host"
 
 
@@ -38,12 +37,12 @@ def compile_host_firmware(project: Project, *, runtime_sources: tuple[Path, ...]
     from ..runtimes import get_runtime
 
     src, inc = project.path / "src", project.path / "include"
-    replaced = set()
+    board = load_board(project.manifest.board.name)
+    left_out = board_only_sources(board)
     if runtime_sources is not None:
-        board = load_board(project.manifest.board.name)
-        replaced = set(get_runtime(project.manifest.firmware.runtime).firmware_sources(board))
+        left_out |= set(get_runtime(project.manifest.firmware.runtime).firmware_sources(board))
     sources = [p for p in sorted(src.iterdir()) if p.suffix in (".c", ".cc", ".cpp")
-               and p.name not in BOARD_ONLY and p.name not in replaced]
+               and p.name not in left_out]
     sources += [resource_dir("firmware") / "edgecnn_platform_posix.cpp",
                 *(runtime_sources or ())]
     flags = ["-O2", "-Wall", "-Wextra", "-Werror", *defines, "-I", str(inc)]
