@@ -313,9 +313,9 @@ def analyze_cmd(model, keras_model, as_json, board, runtime):
 @click.option("--classes", default=10, show_default=True, type=click.IntRange(2, 100_000))
 def models_cmd(input_shape, classes):
     """List the zoo's architectures with their parameter counts for an input."""
-    from .train import quiet_tensorflow
+    from .console import import_tensorflow
 
-    quiet_tensorflow()
+    import_tensorflow()
     from .zoo import ARCHITECTURES, build_model
 
     try:

@@ -68,8 +68,10 @@ def boards_cmd():
               help="Data to train on when no --model is given.")
 @click.option("--arch", default="edge_cnn", show_default=True,
               help="Architecture to train when no --model is given.")
-@click.option("--epochs", default=12, show_default=True, type=click.IntRange(1))
-@click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
+@click.option("--epochs", default=12, show_default=True, type=click.IntRange(1),
+              envvar="EDGECNN_EPOCHS", show_envvar=True)
+@click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.",
+              envvar="EDGECNN_TRAIN_SAMPLES", show_envvar=True)
 @click.option("--retrain", is_flag=True, help="Train again even if the trained-model cache "
                                              "holds this model (see EDGECNN_CACHE_DIR).")
 @click.option("--flash", "then_flash", is_flag=True,
@@ -80,9 +82,9 @@ def boards_cmd():
 @click.option("--protocol", type=click.Choice(["edgecnn", "mlperf-tiny"]), default="edgecnn",
               show_default=True, help="What the firmware speaks on its serial port: edgecnn's "
               "line protocol, or the MLCommons MLPerf Tiny DUT API (its runner can drive it).")
-@click.option("--mlperf-model", help="With --protocol mlperf-tiny: the model name `profile%` "
-              "reports (kws01, vww01, ad01, ic01 select the runner's data set). Default: the "
-              "model's name.")
+@click.option("--mlperf-model", help="With --protocol mlperf-tiny: the benchmark `profile%` "
+              "reports; kws01, ic01, vww01 and ad01 also bring their reference submission's "
+              "input conversion and result. Default: the model's name.")
 def build_cmd(board, model, out, force, formats, arena_bytes, dataset, arch, epochs,
               train_samples, retrain, then_flash, port, runtime, protocol, mlperf_model):
     """Generate a PlatformIO project running the model on the board's runtime (TFLite Micro)."""

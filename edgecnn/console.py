@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -98,6 +99,28 @@ def captured(step: str) -> Iterator[Path]:
             with contextlib.suppress(Exception):
                 text.flush()
             text.detach()
+
+
+_tensorflow_imported = False
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras once, with what they print on start-up (absl's
+    "All log messages before absl::InitializeLog()", oneDNN's notice, the CPU-feature lines)
+    going to the log file: every module calls this before its own ``import keras``."""
+    global _tensorflow_imported
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # TensorFlow's Python warnings (e.g. tf.function retracing across models) go through the
+    # standard "tensorflow" logger; a CLI user gets edgecnn's own lines instead.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if _tensorflow_imported or "keras" in sys.modules:
+        _tensorflow_imported = True
+        return
+    with captured("importing TensorFlow and Keras"):
+        import keras  # noqa: F401  (imports TensorFlow, its backend)
+        import tensorflow  # noqa: F401
+    _tensorflow_imported = True
 
 
 def _flush_c_stdio() -> None:

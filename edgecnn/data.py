@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .console import import_tensorflow
 from .errors import DatasetError
 
 FASHION_MNIST_CLASSES = (
@@ -169,6 +170,7 @@ def _load_fashion_mnist():
 
 
 def _keras_dataset(name: str):
+    import_tensorflow()
     import keras  # heavy: only for the sources that need it
 
     try:
@@ -260,6 +262,7 @@ def _load_folder(root: Path, image_size, grayscale, seed):
                                f"{b[0]}x{b[1]} in {fb}); pass --image-size HxW (e.g. "
                                f"--image-size {a[0]}x{a[1]}) to resize them all")
         image_size = next(iter(sizes))
+    import_tensorflow()
     import keras
 
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .console import captured, track
+from .console import captured, import_tensorflow, track
 from .data import Dataset, load_dataset
 from .errors import DatasetError, ModelFileError, ShapeMismatchError
 from .fsutil import atomic_write_bytes, check_writable_outputs, require_file
@@ -42,9 +42,7 @@ def load_keras_model(path: str | Path):
         raise ModelFileError(f"Keras model {path} is empty")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a Keras 3 .keras archive (it is not a zip file)")
-    from .train import quiet_tensorflow
-
-    quiet_tensorflow()
+    import_tensorflow()
     import keras
 
     try:
@@ -82,13 +80,11 @@ def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = 
     the test split (all of it unless ``evaluate_samples`` is given). An existing ``out`` is
     replaced only with ``force``; its ``.json`` (the model's metadata) is completed.
     """
-    from .train import quiet_tensorflow
-
     if out is not None:
         # The .json beside OUT is the model's metadata, which quantizing completes (training
         # wrote it for the same stem); the .tflite is what must not be replaced unasked.
         check_writable_outputs([Path(out)], force)
-    quiet_tensorflow()
+    import_tensorflow()
     if isinstance(model, (str, Path)):
         meta = meta or ModelMeta.beside(model)
         model = load_keras_model(model)
@@ -180,6 +176,7 @@ def _worker_interpreter(tflite: bytes) -> HostInterpreter:
 
 
 def _convert(model, dataset: Dataset, samples: int) -> bytes:
+    import_tensorflow()
     import keras
     import tensorflow as tf
 

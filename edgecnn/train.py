@@ -9,13 +9,12 @@ Example:
 from __future__ import annotations
 
 import json
-import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .console import import_tensorflow
 from .data import Dataset
 from .errors import ArchitectureError, ShapeMismatchError
 from .fsutil import atomic_output, atomic_write_text, check_writable_outputs
@@ -53,17 +52,10 @@ class TrainResult:
     path: Path | None = None
 
 
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    # TensorFlow's Python warnings (e.g. tf.function retracing across models) go through the
-    # standard "tensorflow" logger; a CLI user gets edgecnn's own lines instead.
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
 def augmentation(dataset: Dataset, seed: int):
     """The data set's own augmentations: shifts, small rotations and zoom, and horizontal flips
     only where a mirror image keeps the class."""
+    import_tensorflow()
     import keras
     from keras import layers
 
@@ -87,7 +79,7 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
     """
     if out is not None:
         check_writable_outputs(trained_paths(out), force)
-    quiet_tensorflow()
+    import_tensorflow()
     import keras
     import tensorflow as tf
 
@@ -158,6 +150,7 @@ def _fit(model, learning_rate, train_ds, dataset: Dataset, config: TrainConfig,
     """Compile with Adam (AdamW with weight decay) at ``learning_rate`` (a number or a
     schedule) and fit with early stopping on validation accuracy, the best weights restored;
     return the history."""
+    import_tensorflow()
     import keras
 
     # No XLA: on a CPU it costs 6-10 s of compilation in the first epoch and gains nothing
@@ -195,6 +188,7 @@ def _pretrained_base(model):
 
 
 def _fine_tune(model, config: TrainConfig, train_ds, dataset: Dataset, history: dict) -> dict:
+    import_tensorflow()
     import keras
 
     base = _pretrained_base(model)

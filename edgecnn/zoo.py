@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .console import import_tensorflow
 from .errors import ArchitectureError
 
 
@@ -29,6 +30,7 @@ class Architecture:
 
 
 def _layers():
+    import_tensorflow()
     from keras import layers
     return layers
 
@@ -129,6 +131,7 @@ def mobilenet_v1(inputs, num_classes, alpha=0.25, depth=5):
 
 def resnet8(inputs, num_classes, filters=(16, 32, 64), weight_decay=1e-4):
     """ResNet-8, the MLPerf Tiny image-classification topology (three residual stacks)."""
+    import_tensorflow()
     import keras
     layers = _layers()
     reg = keras.regularizers.l2(weight_decay)
@@ -163,6 +166,7 @@ def mobilenet_v2(inputs, num_classes, alpha=0.35, image_size=96, pretrained="non
     """Keras' MobileNetV2 as a frozen base (``pretrained``: none, imagenet or a weights file)
     under a small head. Inputs are resized to ``image_size`` inside the model (RESIZE_BILINEAR
     on the device), grayscale is repeated to three channels, and [0, 1] becomes [-1, 1]."""
+    import_tensorflow()
     import keras
 
     from .errors import WeightsError
@@ -264,6 +268,7 @@ def arch_params(arch: str, params: dict, *, alpha: float | None = None,
 
 def build_model(arch: str, input_shape, num_classes: int, **params):
     """Build an uncompiled Keras model for ``arch``; ``params`` override the defaults."""
+    import_tensorflow()
     import keras
 
     if arch not in ARCHITECTURES:

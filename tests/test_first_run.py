@@ -151,6 +151,39 @@ def test_quantize_console_holds_only_edgecnn_lines(tmp_path, tiny_model, cache_d
     assert len(logs) == 1 and "TFLite conversion" in logs[0].read_text()
 
 
+@pytest.mark.parametrize("args", [["train", "--data", "images", "--epochs", "1", "--out",
+                                   "m.keras"],
+                                  ["quantize", "bad.keras"]])
+def test_tensorflow_start_up_log_never_reaches_the_console(tmp_path, cache_dir, args):
+    """Without TF_CPP_MIN_LOG_LEVEL (a user's shell): TensorFlow's import lines (absl, oneDNN,
+    CPU features) go to the log file, on success and on an error after the import alike."""
+    import zipfile
+
+    from PIL import Image
+
+    with zipfile.ZipFile(tmp_path / "bad.keras", "w") as archive:
+        archive.writestr("config.json", "not a Keras model")
+    for label in ("cat", "dog"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (8, 8), 40 * i + (100 if label == "dog" else 0)).save(
+                tmp_path / "images" / label / f"{i}.png")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    env["EDGECNN_CACHE_DIR"] = str(cache_dir)
+    proc = subprocess.run([sys.executable, "-m", "edgecnn.cli", *args], cwd=tmp_path,
+                          capture_output=True, text=True, env=env)
+    console = proc.stdout + proc.stderr
+    for noise in ("absl", "oneDNN", "cpu_feature_guard", "rebuild TensorFlow", "I0000"):
+        assert noise not in console, console
+    if args[0] == "quantize":
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("edgecnn: error: cannot load Keras model"), proc.stderr
+    else:
+        assert proc.returncode == 0 and "saved" in proc.stdout, console
+    logs = list((cache_dir / "logs").glob("edgecnn-*.log"))
+    assert any("importing TensorFlow and Keras" in log.read_text() for log in logs)
+
+
 def test_report_quantizes_a_bare_keras_model(tmp_path, tiny_model):
     shutil.copy(tiny_model["keras"], tmp_path / "m.keras")
     shutil.copy(tiny_model["keras"].with_suffix(".json"), tmp_path / "m.json")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..console import import_tensorflow
 from ..errors import EdgecnnError
 from ..fsutil import require_file
 from . import figures as F
@@ -36,6 +37,7 @@ def first_conv_filters(model) -> tuple[str, np.ndarray]:
 
     Keras stores a Conv2D kernel as (kernel_h, kernel_w, in_channels, out_channels).
     """
+    import_tensorflow()
     import keras
 
     for layer in model.layers:
@@ -48,6 +50,7 @@ def first_conv_filters(model) -> tuple[str, np.ndarray]:
 
 def feature_maps(model, image: np.ndarray, layer_names: list[str]) -> dict[str, np.ndarray]:
     """Activations of ``layer_names`` for one input image: {name: (H, W, C)}."""
+    import_tensorflow()
     import keras
 
     known = {layer.name: layer for layer in model.layers}
@@ -71,6 +74,7 @@ def feature_maps(model, image: np.ndarray, layer_names: list[str]) -> dict[str, 
 
 def default_feature_layers(model) -> list[str]:
     """Up to four 4-D layers after a non-linearity (what the next layer sees); else the convs."""
+    import_tensorflow()
     import keras
 
     L = keras.layers
