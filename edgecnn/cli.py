@@ -42,6 +42,13 @@ class EdgecnnGroup(click.Group):
             click.echo("edgecnn: error: the output pipe was closed before edgecnn finished "
                        "writing", err=True)
             sys.exit(2)
+        except click.exceptions.UsageError as exc:
+            # A bad option or argument: one line, like every other refusal (not click's usage
+            # block), naming the command and the option.
+            command = exc.ctx.command_path if exc.ctx is not None else "edgecnn"
+            message = exc.format_message().replace("\n", " ")
+            click.echo(f"edgecnn: error: {command}: {message} (see {command} --help)", err=True)
+            sys.exit(2)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: still one line, the traceback on request

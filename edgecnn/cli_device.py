@@ -150,7 +150,9 @@ def _print_bench(report: BenchReport, tag: str) -> None:
                    f"bss {m.bss:,} B (arm-none-eabi-size -A)")
     sc = report.selfcheck
     if sc:
-        click.echo(f"selfcheck {sc.passed}/{sc.total} bit-exact")
+        click.echo(f"selfcheck {sc.passed}/{sc.total} bit-exact" if sc.received == sc.total else
+                   f"selfcheck {sc.passed} of the {sc.received} of {sc.total} rows that arrived "
+                   "bit-exact")
     v = report.verify
     if v:
         acc = (f", accuracy {v.device_accuracy:.4f}" if v.device_accuracy is not None else "")

@@ -73,6 +73,11 @@ class OutputMismatchError(EdgecnnError):
     exit_code = 3
 
 
+class IncompleteRunError(DeviceError):
+    """The board answered, but less than the run asked for arrived: the report holds only
+    what was seen and says ``"status": "incomplete"``."""
+
+
 class PortError(DeviceError):
     """The serial port is missing, busy, not permitted, or disappeared."""
 

@@ -125,3 +125,19 @@ def test_image_size_is_refused_where_nothing_uses_it(tmp_path):
                    str(tmp_path / "m.keras"))
     assert proc.returncode == 2 and "--image-size" in proc.stderr
     assert "mobilenet_v2" in proc.stderr and not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["bench", "--project", ".", "--runs", "0"], "--runs"),
+    (["train", "--epochs", "0"], "--epochs"),
+    (["build", "--board", "nano33", "--arena", "1023"], "--arena"),
+    (["bench", "--project"], "--project"),
+    (["analyze"], "MODEL"),
+    (["no-such-command"], "no-such-command"),
+])
+def test_option_errors_are_one_line(args, fragment):
+    """click's own refusals (ranges, missing values, unknown commands) come out as edgecnn's
+    one line, exit 2, not click's three-line usage block."""
+    proc = run_cli(*args)
+    assert_one_line_error(proc, fragment)
+    assert "Usage:" not in proc.stderr and "Try '" not in proc.stderr

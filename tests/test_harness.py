@@ -111,12 +111,19 @@ def test_garbage_on_the_line_is_skipped(kws_project, tmp_path):
 
 
 def test_dropped_lines_are_counted_not_invented(kws_project, tmp_path):
-    report = bench(kws_project, port="virtual", runs=40, out=tmp_path,
-                   faults=Faults.parse("drop=6"), **FAST)
-    assert report.status == "complete"
-    assert report.runs.lost > 0
-    assert report.runs.received + report.runs.lost == 40
-    assert report.latency.us.count == report.runs.received
+    """Rows lost on the link are counted, never invented, and the run is not "complete"."""
+    from edgecnn.errors import IncompleteRunError
+
+    with pytest.raises(IncompleteRunError, match="of 40 timed runs arrived") as caught:
+        bench(kws_project, port="virtual", runs=40, out=tmp_path,
+              faults=Faults.parse("drop=6"), **FAST)
+    saved = json.loads(Path(caught.value.report_path).read_text())
+    runs = saved["runs"]
+    assert saved["status"] == "incomplete" and runs["lost"] > 0
+    assert runs["received"] + runs["lost"] == 40
+    assert saved["latency"]["us"]["count"] == runs["received"]
+    sc = saved["selfcheck"]
+    assert sc["passed"] <= sc["received"] < sc["total"] and not sc["all_bitexact"]
 
 
 def test_a_reset_mid_run_is_survived(kws_project, tmp_path):

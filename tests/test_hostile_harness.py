@@ -12,10 +12,10 @@ import time
 import tty
 
 import pytest
-from conftest import run_cli
+from conftest import assert_one_line_error, run_cli
 
 from edgecnn.build import build
-from edgecnn.errors import DeviceTimeoutError, ProtocolError
+from edgecnn.errors import DeviceTimeoutError, EdgecnnError, IncompleteRunError, ProtocolError
 from edgecnn.harness import Faults, bench
 
 
@@ -71,6 +71,9 @@ class HostilePeer:
                     for ident in self.ident:
                         self._send(ident)
                 elif words[0] == "selfcheck":
+                    for i in range(self.vectors):
+                        self._send(f"edgecnn selfcheck vector={i} label=-1 predicted=0 "
+                                   "bitexact=1 mismatches=0 max_diff=0 us=10 cycles=640")
                     self._send(f"edgecnn selfcheck done passed={self.vectors} "
                                f"total={self.vectors}")
                 elif words[0] == "bench":
@@ -154,24 +157,48 @@ def test_a_flood_of_noise_is_named_as_noise_not_silence(project, tmp_path):
 
 
 def test_a_reset_starts_a_new_sequence_that_never_overwrites(tmp_path, project):
-    report = bench(project, port="virtual", runs=60, warmup=0, profile=False, timeout=2.0,
-                   out=tmp_path / "r.json", faults=Faults.parse("garbage=0.2,drop=7,reset=30"))
-    assert report.status == "complete"
+    with pytest.raises(IncompleteRunError):      # drop=7 loses rows: never "complete"
+        bench(project, port="virtual", runs=60, warmup=0, profile=False, timeout=2.0,
+              out=tmp_path / "r.json", faults=Faults.parse("garbage=0.2,drop=7,reset=30"))
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["status"] == "incomplete"
     rows = [r for r in _rows(tmp_path) if r["type"] == "bench"]
     keys = [(r["segment"], r["run"]) for r in rows]
     assert len(keys) == len(set(keys))                    # every row its own run
-    assert report.runs.received == len(rows) == len(report.samples_us)
-    assert report.runs.received + report.runs.lost <= 60
-    assert report.runs.segments >= 2
+    assert saved["runs"]["received"] == len(rows) == saved["latency"]["us"]["count"]
+    assert saved["runs"]["received"] + saved["runs"]["lost"] <= 60
+    assert saved["runs"]["segments"] >= 2
+
+
+@pytest.mark.parametrize("fault", ["drop=1", "drop=3"])
+def test_a_run_that_lost_its_data_never_says_complete(tmp_path, project, fault):
+    """Every line lost (drop=1) or many (drop=3): exit 2, one line naming what arrived, and the
+    report claims nothing it did not see."""
+    proc = run_cli("bench", "--project", project, "--port", "virtual", "--fault", fault,
+                   "--runs", "6", "--no-profile", "--timeout", "2", "--out", tmp_path / "r")
+    assert_one_line_error(proc, "the run is incomplete", "arrived")
+    assert "selfcheck" not in proc.stdout
+    saved = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert saved["status"] == "incomplete"
+    sc = saved["selfcheck"]
+    if sc is not None:
+        assert sc["passed"] <= sc["received"] and not sc["all_bitexact"]
+
+
+@pytest.mark.parametrize("spec", ["drop=-1", "reset=-5", "garbage=nan", "corrupt=1e3",
+                                  "seed=-1", "vanish=99999999999"])
+def test_fault_values_are_validated(spec):
+    with pytest.raises(EdgecnnError):
+        Faults.parse(spec)
 
 
 def test_lost_verify_answers_cost_less_than_the_link_timeout(tmp_path, project):
     start = time.monotonic()
-    report = bench(project, port="virtual", runs=10, warmup=0, profile=False, timeout=10.0,
-                   verify=True, samples=20, out=tmp_path / "r.json",
-                   faults=Faults.parse("drop=7"))
+    with pytest.raises(IncompleteRunError):      # self-check and bench rows were lost
+        bench(project, port="virtual", runs=10, warmup=0, profile=False, timeout=10.0,
+              verify=True, samples=20, out=tmp_path / "r.json", faults=Faults.parse("drop=7"))
     elapsed = time.monotonic() - start
-    assert report.status == "complete" and report.verify.checked == 20
+    assert json.loads((tmp_path / "r.json").read_text())["verify"]["checked"] == 20
     # each lost answer waits for the slowest measured run plus the wire, not 10 s
     assert elapsed < 30, elapsed
 

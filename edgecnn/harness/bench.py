@@ -27,6 +27,7 @@ from ..errors import (
     DeviceError,
     DeviceTimeoutError,
     EdgecnnError,
+    IncompleteRunError,
     ModelMismatchError,
     ProtocolError,
     Terminated,
@@ -111,17 +112,32 @@ def cycle_counter_state(ident, samples) -> tuple[bool, str | None]:
     return bool(samples), None
 
 
+def incomplete_stages(report: BenchReport) -> list[str]:
+    """What a run asked for and did not receive, stage by stage (empty when complete)."""
+    missing = []
+    sc, runs, v, prof = report.selfcheck, report.runs, report.verify, report.profile
+    if sc is not None and sc.received < sc.total:
+        missing.append(f"{sc.received} of {sc.total} self-check rows arrived")
+    if runs is not None and runs.received < runs.requested:
+        missing.append(f"{runs.received} of {runs.requested} timed runs arrived")
+    if v is not None and v.checked < v.requested:
+        missing.append(f"{v.checked} of {v.requested} verified outputs arrived")
+    if prof is not None and prof.available and prof.complete is False:
+        missing.append("the per-operator profile lost rows")
+    return missing
+
+
 def verdict(report: BenchReport) -> Verdict:
     """Whether every output compared (self-check vectors, verified samples) equals the host
     reference, in one sentence; ``outputs_match`` is None when nothing was compared."""
     sc, v, mp = report.selfcheck, report.verify, report.mlperf
     parts, compared, differ = [], 0, False
-    if sc is not None and sc.total:
+    if sc is not None and sc.received:
         compared += 1
-        bad = sc.total - sc.passed
+        bad = sc.received - sc.passed
         differ |= bad > 0
-        parts.append(f"self-check {sc.passed} of {sc.total} vectors bit-exact" if not bad
-                     else f"self-check vectors differ on {bad} of {sc.total}")
+        parts.append(f"self-check {sc.passed} of {sc.received} vectors received bit-exact"
+                     if not bad else f"self-check vectors differ on {bad} of {sc.received}")
     if v is not None and v.checked:
         compared += 1
         differ |= v.mismatched > 0
@@ -234,9 +250,16 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
             run.profile()
         if verify:
             run.verify(samples)
+        missing = incomplete_stages(report)
+        if missing:
+            report.status = "incomplete"
+            report.error = ("the run is incomplete: " + "; ".join(missing) + " (lost on the "
+                            "link: check the cable and the baud rate, then run it again)")
+            raise IncompleteRunError(report.error)
         report.status = "complete"
     except DeviceError as exc:
-        report.status, report.error = "partial", str(exc)
+        if report.status != "incomplete":
+            report.status, report.error = "partial", str(exc)
         exc.report_path = report.files["json"]
         raise
     except EdgecnnError as exc:
@@ -344,8 +367,12 @@ class _Run:
                 if passed is None or total is None or passed > total:
                     self._reject(m, "self-check summary with impossible counts")
                     continue
-                self.report.selfcheck = SelfCheck(passed, total, len(vectors),
-                                                  self.project.vectors.source, passed == total)
+                # Only what arrived counts: the board's own summary says how many passed, but
+                # a vector whose row was lost on the link was not seen here.
+                seen_passed = sum(bool(v.get("bitexact")) for v in vectors)
+                self.report.selfcheck = SelfCheck(
+                    min(passed, seen_passed), total, len(vectors), self.project.vectors.source,
+                    passed == total and len(vectors) == total and seen_passed == total)
                 return
             elif m.kind == "id":
                 self._recover_from_reset(m)

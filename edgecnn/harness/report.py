@@ -135,7 +135,7 @@ def markdown(report: BenchReport) -> str:
     if sc:
         sections.append(Section("Self-check", [
             f"{sc.passed} of {sc.total} embedded test vectors bit-exact with the host TFLM "
-            f"interpreter ({sc.source})."]))
+            f"interpreter ({sc.received} of their rows received; {sc.source})."]))
     prof = report.profile
     if prof:
         if prof.available:

@@ -66,8 +66,15 @@ class Faults:
                 setattr(faults, key, float(value) if key == "garbage" else int(value))
             except ValueError:
                 raise EdgecnnError(f"fault {key} needs a number, not {value!r}") from None
-        if not 0.0 <= faults.garbage <= 1.0:
+        if not 0.0 <= faults.garbage <= 1.0:    # NaN fails too
             raise EdgecnnError("fault garbage=P needs 0 <= P <= 1")
+        for key in ("drop", "reset", "silence", "vanish", "corrupt"):
+            value = getattr(faults, key)
+            if not 0 <= value <= 1_000_000:
+                raise EdgecnnError(f"fault {key}=N needs 0 <= N <= 1,000,000 (every Nth line or "
+                                   f"answer; 0 = never), not {value}")
+        if not 0 <= faults.seed < 2**32:
+            raise EdgecnnError("fault seed=N needs 0 <= N < 2^32")
         return faults
 
 
