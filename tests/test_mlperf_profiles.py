@@ -176,9 +176,12 @@ def test_performance_mode_windows_from_a_first_measurement(model, models, tmp_pa
     report = bench(project, port="virtual", window_s=0.3, warmup=1, out=tmp_path / "r.json")
     mp = report.mlperf
     assert len(mp.windows) == 5 and mp.results_match
-    assert all(w.elapsed_us >= 0.3e6 for w in mp.windows)
+    assert len({w.runs for w in mp.windows}) == 1            # one count for all five, as the runner
+    # the count comes from a first measurement: the windows last the asked-for time (a host
+    # under load may make one of them short; the median is not)
+    assert sorted(w.elapsed_us for w in mp.windows)[2] >= 0.3e6
     assert not mp.windows_valid                   # shorter than the runner's 10 s
-    assert mp.inferences_per_10s == pytest.approx(10e6 / mp.per_inference_us, rel=0.1)
+    assert 10e6 / mp.per_inference_us <= mp.inferences_per_10s <= 1.2e7 / mp.per_inference_us
     assert all(len(w.results) == (1 if model == "ad01" else 10) for w in mp.windows)
 
 
