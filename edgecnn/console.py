@@ -101,27 +101,21 @@ def captured(step: str) -> Iterator[Path]:
             text.detach()
 
 
-_tensorflow_imported = False
-
-
 def import_tensorflow() -> None:
     """Import TensorFlow and Keras once, with what they print on start-up (absl's
     "All log messages before absl::InitializeLog()", oneDNN's notice, the CPU-feature lines)
     going to the log file: every module calls this before its own ``import keras``."""
-    global _tensorflow_imported
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # oneDNN stays as TensorFlow sets it (on for x86 CPUs): the default model's recipe and its
     # measured accuracy were made with it; its notice goes to the log like the rest.
     # TensorFlow's Python warnings (e.g. tf.function retracing across models) go through the
     # standard "tensorflow" logger; a CLI user gets edgecnn's own lines instead.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    if _tensorflow_imported or "keras" in sys.modules:
-        _tensorflow_imported = True
+    if "keras" in sys.modules:      # imported already, here or by the application
         return
     with captured("importing TensorFlow and Keras"):
         import keras  # noqa: F401  (imports TensorFlow, its backend)
         import tensorflow  # noqa: F401
-    _tensorflow_imported = True
 
 
 def _flush_c_stdio() -> None:

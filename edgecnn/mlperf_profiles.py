@@ -109,6 +109,13 @@ class MlperfProfile:
             return [mean_squared_error_float32(values, np.frombuffer(sent, dtype="<f4"))]
         return [float(v) for v in values]
 
+    def expected(self, reference, sent: bytes, model_input: TensorSpec,
+                 model_output: TensorSpec) -> list[float]:
+        """What a reference submission prints for ``sent``, with ``reference`` (a runtime's
+        host reference: ``run(input) -> output``) computing the model."""
+        out = np.asarray(reference.run(self.to_input(sent, model_input)))
+        return self.results(out, model_output, sent)
+
     def runner_bytes(self, x: np.ndarray, model_input: TensorSpec) -> bytes:
         """The bytes a runner would send for the quantized input ``x`` (the data set form):
         what ``edgecnn bench`` loads when it has no data set of the benchmark's own."""
@@ -132,11 +139,10 @@ def quantize_like_reference(value: float, scale: float, zero_point: int) -> int:
     """``QuantizeFloatToInt8`` of the reference submissions: round(value / scale) in float32,
     half away from zero, plus the zero point, saturated to int8 (NaN reads as the lowest)."""
     ratio = float(np.float32(value) / np.float32(scale))
-    if math.isnan(ratio):
-        return -128
-    rounded = math.floor(abs(ratio) + 0.5) * (1 if ratio >= 0 else -1) if math.isfinite(
-        ratio) else (1000 if ratio > 0 else -1000)
-    return max(-128, min(127, int(rounded) + zero_point))
+    if not math.isfinite(ratio):
+        return 127 if ratio > 0 else -128          # +inf saturates high; -inf and NaN low
+    rounded = int(math.copysign(math.floor(abs(ratio) + 0.5), ratio))
+    return max(-128, min(127, rounded + zero_point))
 
 
 def mean_squared_error_float32(output: np.ndarray, reference: np.ndarray) -> float:

@@ -641,8 +641,7 @@ class _MlperfLink:
             return
         inputs, _, source = _verification_inputs(self.project, 1)
         sent = self.profile.runner_bytes(inputs[0], m.input)
-        out = np.asarray(_reference(self.project).run(self.profile.to_input(sent, m.input)))
-        expected = self.profile.results(out, m.output, sent)
+        expected = self.profile.expected(_reference(self.project), sent, m.input, m.output)
         session = mlperf_session(client, sent, expected, self.runs, self.warmup,
                                  window_s=self.window_s)
         self._identified(session.name)

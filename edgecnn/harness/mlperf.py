@@ -310,8 +310,6 @@ class MlperfSession:
     profile: dict[str, str]
     windows: list[InferWindow]
     expected_results: list[str]          # the host reference, as the DUT prints it
-    window_target_s: float = WINDOW_S
-    per_inference_us: float | None = None   # from the first measurement
     transcript: list[str] = field(default_factory=list)
 
     @property
@@ -359,7 +357,6 @@ def mlperf_session(client: MlperfClient, input_data: bytes, expected: Sequence[f
     again with the count their own timings call for."""
     name, profile = identify(client)
     client.load(input_data)
-    per_inference = None
     fixed = runs is not None
     if runs is None:
         per_inference = measure_inference_us(client, max(CALIBRATION_US, window_s * 1e5))
@@ -371,8 +368,8 @@ def mlperf_session(client: MlperfClient, input_data: bytes, expected: Sequence[f
             break
         fastest = min(w.elapsed_us / w.runs for w in measured)
         runs = runs_for_window(fastest, window_s, margin=1.25)
-    return MlperfSession(name, profile, measured, [f"{v:.3f}" for v in expected], window_s,
-                         per_inference, client.transcript)
+    return MlperfSession(name, profile, measured, [f"{v:.3f}" for v in expected],
+                         client.transcript)
 
 
 __all__ = ["MlperfClient", "MlperfDut", "MlperfSession", "InferWindow", "identify",

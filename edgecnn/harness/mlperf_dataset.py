@@ -184,8 +184,8 @@ def mlperf_accuracy(client: MlperfClient, dataset: RunnerDataset, profile: Mlper
         for k, segment in enumerate(segments):
             client.load(segment)
             got = client.infer(1, 0).results
-            out = np.asarray(reference.run(profile.to_input(segment, model_input)))
-            expected = [float(f"{v:.3f}") for v in profile.results(out, model_output, segment)]
+            expected = [float(f"{v:.3f}")
+                        for v in profile.expected(reference, segment, model_input, model_output)]
             same = [f"{v:.3f}" for v in got] == [f"{v:.3f}" for v in expected]
             matched += same
             inferences += 1
