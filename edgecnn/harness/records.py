@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .link import Identification
+from .mlperf import WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class MlperfFigures:
     @property
     def windows_valid(self) -> bool:
         """Every window lasted the runner's 10 s (a valid performance submission)."""
-        return bool(self.windows) and all(w.elapsed_us >= 10_000_000 for w in self.windows)
+        return bool(self.windows) and all(w.elapsed_us >= WINDOW_S * 1e6 for w in self.windows)
 
 
 @dataclass(frozen=True)
