@@ -1,5 +1,8 @@
 """Mutation fuzzing of real models: one-byte mutants of each .tflite, each opened the way
-`edgecnn analyze` and `edgecnn build` open a user's model.
+`edgecnn analyze` and `edgecnn build` open a user's model (``--runtime tflm``: the model read,
+checked against the Nano's TFLM library and fitted; ``--runtime native``: a whole
+`edgecnn build --runtime native` for the emulated Cortex-M4 into a temporary folder: lowering,
+memory plan, test vectors from the host reference, the rendered C).
 
 Every mutant must end in one of two ways: a result, or an EdgecnnError (one line, exit 2 at
 the command line). Anything else is a bug and is listed: another exception (an internal
@@ -7,6 +10,7 @@ error, exit 1) or the worker process dying (a segfault that took edgecnn down). 
 tried in a worker process of its own, so that such a death is observed, not suffered.
 
     python benchmarks/fuzz_models.py [--models DIR] [--count 1000] [--seed 0] [--jobs 2]
+                                     [--runtime tflm|native]
 """
 from __future__ import annotations
 
@@ -20,15 +24,24 @@ from collections import Counter
 from pathlib import Path
 
 
-def _try(data: bytes) -> str:
+def _try(data: bytes, runtime: str) -> str:
+    import tempfile
+
     from edgecnn.analyze import analyze
     from edgecnn.boards import load_board
+    from edgecnn.build import build
     from edgecnn.compatibility import check_model
     from edgecnn.errors import EdgecnnError
     from edgecnn.fit import check_fit
     from edgecnn.tflite_model import read_tflite
 
     try:
+        if runtime == "native":
+            with tempfile.TemporaryDirectory() as tmp:
+                model = Path(tmp) / "mutant.tflite"
+                model.write_bytes(data)
+                build("mps2-an386", model, Path(tmp) / "project", runtime="native")
+            return "ok"
         m = read_tflite(data)
         board = load_board("nano33")
         check_model(m, board, force=False)
@@ -40,17 +53,17 @@ def _try(data: bytes) -> str:
         return f"INTERNAL {type(exc).__name__}: {str(exc)[:120]}"
 
 
-def _child(data: bytes, conn) -> None:
-    conn.send(_try(data))
+def _child(data: bytes, runtime: str, conn) -> None:
+    conn.send(_try(data, runtime))
 
 
 def _worker(args) -> tuple[str, int, str]:
-    name, offset, value, data = args
+    name, offset, value, data, runtime = args
     mutant = bytearray(data)
     mutant[offset] = value
     ctx = mp.get_context("spawn")   # forking from a thread pool is not safe
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(bytes(mutant), send))
+    child = ctx.Process(target=_child, args=(bytes(mutant), runtime, send))
     child.start()
     child.join(300)
     if child.is_alive():
@@ -69,6 +82,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="mutants per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--runtime", choices=("tflm", "native"), default="tflm")
     args = parser.parse_args()
     models = sorted(Path(args.models).glob("*.tflite"))
     if not models:
@@ -80,7 +94,7 @@ def main() -> None:
         for _ in range(args.count):
             offset = rng.randrange(len(data))
             value = rng.choice([0x00, 0xFF, 0x7F, 0x80, data[offset] ^ (1 << rng.randrange(8))])
-            cases.append((path.name, offset, value, data))
+            cases.append((path.name, offset, value, data, args.runtime))
     start = time.perf_counter()
     outcomes: Counter = Counter()
     bugs = []
@@ -93,7 +107,7 @@ def main() -> None:
                 bugs.append((name, offset, outcome))
     elapsed = time.perf_counter() - start
     print(f"{len(cases)} mutants of {len(models)} models in {elapsed:.0f} s "
-          f"({args.jobs} jobs, seed {args.seed})")
+          f"({args.jobs} jobs, seed {args.seed}, {args.runtime} runtime)")
     for kind, n in outcomes.most_common():
         print(f"  {kind:<24} {n}")
     print(f"clean: {len(cases) - len(bugs)} of {len(cases)}  (target: all)")

@@ -120,7 +120,11 @@ def analyze(model: str | Path | bytes | TfliteModel, keras_model: str | Path | N
         host = measure_arena(m.data)
         arena = ArenaFigures(host, arena_32bit(host))
     notes = []
-    if m.kind != "int8":
+    if m.kind == "int8-float-io":
+        notes.append("full integer inside, float32 at the input and output (QUANTIZE and "
+                     "DEQUANTIZE, which TFLM runs): the board is sent 4 bytes per input value; "
+                     "`edgecnn quantize` makes int8 edges, a quarter of the bytes")
+    elif m.kind != "int8":
         notes.append(f"this is a {m.kind} model: microcontrollers run full-integer int8 models "
                      "far faster and smaller; quantize it with `edgecnn quantize`")
     if any(op.opcode.name == "MEAN" for op in m.operators):

@@ -22,7 +22,7 @@ from .boards import Board, load_board
 from .codegen.carray import c_identifier
 from .codegen.context import FirmwareContext, ProtocolContext, model_context, protocol_context
 from .codegen.project import (
-    Installed,
+    Updated,
     check_destination,
     install_project,
     render_project,
@@ -64,7 +64,7 @@ class BuildResult:
     fit: FitReport
     manifest: Manifest
     warnings: list[str] = field(default_factory=list)
-    installed: Installed | None = None
+    installed: Updated | None = None
 
     @property
     def flash_command(self) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_types import FiniteFloat, ImageSize
 from .errors import EdgecnnError, Terminated
 
 
@@ -41,6 +42,14 @@ class EdgecnnGroup(click.Group):
                 pass
             click.echo("edgecnn: error: the output pipe was closed before edgecnn finished "
                        "writing", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            # The computer's refusal, not a bug: a full disk, a read-only or missing folder,
+            # a name the file system cannot hold.
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"edgecnn: error: {exc.strerror or exc}{where}", err=True)
             sys.exit(2)
         except click.exceptions.UsageError as exc:
             # A bad option or argument: one line, like every other refusal (not click's usage
@@ -122,26 +131,6 @@ def _parse_params(values) -> dict:
     return params
 
 
-class ImageSize(click.ParamType):
-    """``96`` or ``96x128`` → (height, width)."""
-
-    name = "size"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        parts = str(value).lower().replace("×", "x").split("x")
-        try:
-            size = tuple(int(p) for p in parts)
-        except ValueError:
-            size = ()
-        if len(size) == 1:
-            size = size * 2
-        if len(size) != 2 or min(size) < 1:
-            self.fail(f"{value!r} is not SIZE or HxW (e.g. 96 or 96x128)", param, ctx)
-        return size
-
-
 def data_options(f):
     f = click.option("--dataset", default="fashion_mnist", show_default=True,
                      help="fashion_mnist, mnist, cifar10 or digits.")(f)
@@ -151,7 +140,8 @@ def data_options(f):
                      help="The image size the network sees: folder images are loaded at it; "
                           "mobilenet_v2 resizes other data sets to it inside the model.")(f)
     f = click.option("--grayscale", is_flag=True, help="Load folder images as one channel.")(f)
-    f = click.option("--train-samples", type=int, help="Use only the first N training samples.")(f)
+    f = click.option("--train-samples", type=click.IntRange(1),
+                     help="Use only the first N training samples.")(f)
     return f
 
 
@@ -176,8 +166,8 @@ def train_options(f):
     f = click.option("--augment/--no-augment", default=None,
                      help="Augment the training images (default: only when there are fewer "
                           "than 20,000).")(f)
-    f = click.option("--seed", default=0, show_default=True, type=int)(f)
-    f = click.option("--alpha", type=click.FloatRange(0.05, 2.0),
+    f = click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))(f)
+    f = click.option("--alpha", type=FiniteFloat(0.05, 2.0),
                      help="Width multiplier of mobilenet_v1 / mobilenet_v2 (= --param alpha=A).")(f)
     f = click.option("--pretrained", default=None, metavar="none|imagenet|PATH",
                      help="mobilenet_v2 base weights: none (default), Keras' ImageNet weights, "
@@ -189,15 +179,19 @@ def train_options(f):
     return f
 
 
-def _train(ds, arch, params, epochs, batch_size, patience, augment, seed, out, quiet=False,
-           alpha=None, pretrained=None, fine_tune=0, image_size=None, data_dir=None,
-           force=False):
-    from .console import keras_verbosity
-    from .train import TrainConfig, train
+def _arch_params(arch, params, alpha=None, pretrained=None, image_size=None, data_dir=None):
+    """The architecture's parameters from the options, checked before TensorFlow is imported."""
     from .zoo import arch_params as wanted_params
 
-    arch_params = wanted_params(arch, _parse_params(params), alpha=alpha, pretrained=pretrained,
-                                image_size=image_size, resizes_images=bool(data_dir))
+    return wanted_params(arch, _parse_params(params), alpha=alpha, pretrained=pretrained,
+                         image_size=image_size, resizes_images=bool(data_dir))
+
+
+def _train(ds, arch, arch_params, epochs, batch_size, patience, augment, seed, out,
+           quiet=False, fine_tune=0, force=False):
+    from .console import keras_verbosity
+    from .train import TrainConfig, train
+
     config = TrainConfig(epochs=epochs, batch_size=batch_size, patience=patience,
                          augment=augment, seed=seed, arch_params=arch_params,
                          verbose=0 if quiet else keras_verbosity(), fine_tune=fine_tune)
@@ -216,13 +210,13 @@ def train_cmd(dataset, data_dir, image_size, grayscale, train_samples, arch, par
     from .train import trained_paths
 
     check_writable_outputs(trained_paths(out), force)   # before loading data and training
+    arch_params = _arch_params(arch, params, alpha, pretrained, image_size, data_dir)
     ds = _load_data(dataset, data_dir, image_size if data_dir else None, grayscale,
                     train_samples)
     click.echo(f"data: {ds.name} from {ds.source}: {len(ds.x_train)} train, {len(ds.x_val)} "
                f"validation, {len(ds.x_test)} test, input {ds.input_shape}", err=True)
-    result = _train(ds, arch, params, epochs, batch_size, patience, augment, seed, out,
-                    alpha=alpha, pretrained=pretrained, fine_tune=fine_tune,
-                    image_size=image_size, data_dir=data_dir, force=force)
+    result = _train(ds, arch, arch_params, epochs, batch_size, patience, augment, seed, out,
+                    fine_tune=fine_tune, force=force)
     click.echo(f"saved {result.path}: float test accuracy {result.meta.float_accuracy:.4f} "
                f"after {result.meta.training['epochs_run']} epochs ({result.seconds:.0f} s)")
 

@@ -90,6 +90,17 @@ def build_cmd(board, model, out, force, formats, arena_bytes, dataset, arch, epo
     """Generate a PlatformIO project running the model on the board's runtime (TFLite Micro)."""
     from .build import build
     from .console import keras_verbosity
+    from .errors import OptionError
+
+    given = _given_options(click.get_current_context())
+    if model is not None:
+        ignored = given & {"dataset", "arch", "epochs", "train_samples", "retrain"}
+        if ignored:
+            names = ", ".join(f"--{n.replace('_', '-')}" for n in sorted(ignored))
+            raise OptionError(f"{names} choose(s) what to train when no --model is given; "
+                                   f"with --model {model} nothing is trained: drop {names}")
+    if "port" in given and not then_flash:
+        raise OptionError("--port is the upload port of --flash; add --flash or drop it")
 
     result = build(board, model, out, force=force, arduino="arduino" in formats,
                    arena_bytes=arena_bytes, dataset=dataset, arch=arch, epochs=epochs,
@@ -126,3 +137,11 @@ def build_cmd(board, model, out, force, formats, arena_bytes, dataset, arch, epo
     else:
         click.echo(f"next      edgecnn flash --project {result.project}   "
                    f"(runs: {result.flash_command})")
+
+
+def _given_options(ctx: click.Context) -> set[str]:
+    """The options typed on the command line (not defaults, not environment variables)."""
+    from click.core import ParameterSource
+
+    return {name for name in ctx.params
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}

@@ -9,7 +9,8 @@ import click
 if TYPE_CHECKING:
     from .harness.records import BenchReport, MlperfFigures
 
-from .harness.protocol import MAX_RUNS
+from .cli_types import FiniteFloat
+from .harness.protocol import MAX_RUNS, MAX_VERIFY_SAMPLES
 
 PROJECT = click.option("--project", "project", required=True,
                        type=click.Path(file_okay=False),
@@ -33,7 +34,9 @@ def flash_cmd(project, port, dry_run):
     from .flash import flash, flash_command
 
     if dry_run:
-        click.echo(" ".join(flash_command(project, port)))
+        import shlex
+
+        click.echo(shlex.join(flash_command(project, port)))
         return
     flash(project, port, echo=click.echo)
 
@@ -46,9 +49,10 @@ def flash_cmd(project, port, dry_run):
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(0, MAX_RUNS))
 @click.option("--verify", is_flag=True, help="Stream test inputs through the board and check "
                                              "every output against the host interpreter.")
-@click.option("--samples", type=click.IntRange(1), help="Verify only the first K samples.")
+@click.option("--samples", type=click.IntRange(1, MAX_VERIFY_SAMPLES),
+              help="Verify only the first K samples.")
 @click.option("--no-profile", is_flag=True, help="Skip the per-op profile.")
-@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+@click.option("--timeout", default=10.0, show_default=True, type=FiniteFloat(0.1, 3600),
               help="Seconds to wait for each answer.")
 @click.option("--fault", help="Virtual board only: inject faults, e.g. garbage=0.2,drop=7,"
                               "reset=30,silence=50,vanish=40,corrupt=3.")
@@ -56,7 +60,7 @@ def flash_cmd(project, port, dry_run):
                                                "(default PROJECT/reports/TIME/).")
 @click.option("--force", is_flag=True, help="Replace report files that exist at --out.")
 @click.option("--window", "window_s", default=10.0, show_default=True,
-              type=click.FloatRange(0, 3600, min_open=True),
+              type=FiniteFloat(0, 3600, min_open=True),
               help="MLPerf Tiny: seconds each of the five performance windows lasts at least "
                    "(the runner's rule is 10).")
 @click.option("--dataset", type=click.Path(),
@@ -149,7 +153,9 @@ def _print_bench(report: BenchReport, tag: str) -> None:
         click.echo(f"memory    text {m.text:,} B, rodata {m.rodata:,} B, data {m.data:,} B, "
                    f"bss {m.bss:,} B (arm-none-eabi-size -A)")
     sc = report.selfcheck
-    if sc:
+    if sc and sc.total == 0:
+        click.echo(f"selfcheck none: {sc.source}")
+    elif sc:
         click.echo(f"selfcheck {sc.passed}/{sc.total} bit-exact" if sc.received == sc.total else
                    f"selfcheck {sc.passed} of the {sc.received} of {sc.total} rows that arrived "
                    "bit-exact")
@@ -176,8 +182,9 @@ def emulate_cmd(project, serial, tflm_library):
     from .emulator import Emulator, elf_memory
     from .errors import EdgecnnError
 
-    if serial != "pty" and not re.fullmatch(r"tcp:\d{1,5}", serial):
-        raise EdgecnnError(f"--serial {serial!r}: use pty or tcp:PORT")
+    tcp = re.fullmatch(r"tcp:(\d{1,5})", serial)
+    if serial != "pty" and not (tcp and 1 <= int(tcp.group(1)) <= 65535):
+        raise EdgecnnError(f"--serial {serial!r}: use pty or tcp:PORT with PORT from 1 to 65535")
     emu = Emulator(project, serial, tflm_library)
     port = emu.start()
     try:
@@ -190,8 +197,8 @@ def emulate_cmd(project, serial, tflm_library):
                    "the emulator)")
         while emu._proc is not None and emu._proc.poll() is None:
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:
+        _reraise_signal(exc)
     finally:
         emu.stop()
 
@@ -221,7 +228,16 @@ def virtual_board_cmd(project, fault):
                f"{board.project.sha256[:12]}…) on {port}; Ctrl-C stops it", err=True)
     try:
         board.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:
+        _reraise_signal(exc)
     finally:
         board.stop()
+
+
+def _reraise_signal(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C is how a serving command is meant to stop (exit 0); SIGTERM/SIGHUP go on to
+    the CLI's handler, which exits 128 + the signal as every other command does."""
+    from .errors import Terminated
+
+    if isinstance(exc, Terminated):
+        raise exc

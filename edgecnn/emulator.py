@@ -26,6 +26,7 @@ from typing import Any
 from .boards import load_board
 from .errors import EdgecnnError
 from .harness.project import Project, load_project
+from .processes import spawn
 from .toolchain import build_program, find_tool, run_tool
 
 BUILD_DIR = ".edgecnn-emulator"
@@ -214,7 +215,7 @@ class Emulator:
         self.elf = build_elf(self.project, self.tflm_library)
         serial = "pty" if self.serial == "pty" else f"tcp:127.0.0.1:{self.serial.split(':')[-1]}" \
                                                     ",server=on,wait=off"
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [qemu, "-M", board.emulator.machine, "-icount", "shift=0", "-display", "none",
              "-monitor", "none", "-serial", serial, "-kernel", str(self.elf)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -222,6 +223,12 @@ class Emulator:
         if self.serial != "pty":
             self.port = f"socket://127.0.0.1:{self.serial.split(':')[-1]}"
             time.sleep(0.5)
+            if self._proc.poll() is not None:   # the port was taken, or not a port
+                assert self._proc.stdout is not None
+                said = self._proc.stdout.read().strip().splitlines()
+                self._proc = None
+                raise EdgecnnError(f"QEMU did not start on {self.serial}: "
+                                    f"{said[-1] if said else 'no message'}")
             return self.port
         deadline = time.monotonic() + START_TIMEOUT_S
         assert self._proc.stdout is not None

@@ -7,6 +7,7 @@ Example:
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -45,10 +46,34 @@ def pio_executable() -> str:
     return found
 
 
+def require_physical_board(project, command: str) -> None:
+    """``flash`` and ``monitor`` talk to a board on USB; an emulator project has none."""
+    from .errors import ProjectError
+
+    board = project.manifest.board
+    if board.target == "emulator":
+        raise ProjectError(f"{project.path} is built for {board.title}, an emulated board with "
+                           f"no USB port to {command}: run it with `edgecnn emulate --project "
+                           f"{project.path}` or `edgecnn bench --project {project.path} --port "
+                           "emulator`")
+
+
+def check_port_name(port: str) -> None:
+    """A serial port is a device path or a URL: never a control character (a newline would
+    end the command a user copies from --dry-run)."""
+    from .errors import OptionError
+
+    if not port or any(ord(c) < 32 or ord(c) == 127 for c in port) or len(port) > 4096:
+        raise OptionError(f"--port {port[:40]!r} is not a serial port name")
+
+
 def flash_command(project: str | Path, port: str | None = None, pio: str | None = None
                   ) -> list[str]:
     """The exact PlatformIO command ``flash`` runs."""
     p = load_project(project)
+    require_physical_board(p, "flash")
+    if port is not None:
+        check_port_name(port)
     command = [pio or pio_executable(), "run", "-d", str(p.path), "-e", p.manifest.board.env,
                "-t", "upload"]
     if port:
@@ -63,7 +88,7 @@ def flash(project: str | Path, port: str | None = None, *,
     Raises ``FlashError`` with PlatformIO's own last error line when it fails.
     """
     command = flash_command(project, port)
-    echo("$ " + " ".join(command))
+    echo("$ " + shlex.join(command))
     try:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace", bufsize=1)

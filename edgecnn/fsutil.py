@@ -1,12 +1,15 @@
 """Write-then-move helpers: a failed run never leaves a half-written file or folder."""
 from __future__ import annotations
 
+import datetime as _dt
 import glob
+import hashlib
 import logging
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger("edgecnn")
@@ -139,14 +142,29 @@ def move_folder_into_place(staged: Path, out: Path, force: bool, *, is_ours, kin
             shutil.rmtree(old, ignore_errors=True)
 
 
-def check_writable_outputs(paths, force: bool, *, option: str = "--out") -> None:
+def check_writable_outputs(paths, force: bool, *, option: str = "--out", inputs=()) -> None:
     """Fail fast, before minutes of work, when a result could not be written or would replace
-    a file without ``force``: a folder in the way, a parent that is a file, a read-only place."""
+    a file without ``force``: a folder in the way, a parent that is a file, a read-only place,
+    a name the file system cannot hold. Never, even with ``force``: an input of the same run
+    (``inputs``), a symbolic link, or anything but a regular file."""
     from .errors import OutputExistsError
 
+    inputs = [Path(i) for i in inputs]
     for path in map(Path, paths):
+        check_path_name(path, option)
+        for source in inputs:
+            if same_file(path, source):
+                raise OutputExistsError(f"{path} is also an input of this run ({source}); "
+                                        f"edgecnn never writes over its input: choose another "
+                                        f"{option}")
+        if path.is_symlink():
+            raise OutputExistsError(f"{path} is a symbolic link; edgecnn writes only regular "
+                                    f"files it can replace whole: give {option} the real path")
         if path.is_dir():
             raise OutputExistsError(f"{path} is a folder; {option} needs a file name")
+        if path.exists() and not path.is_file():
+            raise OutputExistsError(f"{path} is not a regular file (a device, pipe or socket); "
+                                    f"edgecnn writes only regular files: choose another {option}")
         if path.exists() and not force:
             raise OutputExistsError(f"{path} exists; pass --force to replace it, or choose "
                                     f"another {option}")
@@ -177,3 +195,158 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
     if path.exists():
         raise ModelFileError(f"{path} is not a regular file, so not {what}")
     raise ModelFileError(f"{what} {path} does not exist")
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file (hard links and symbolic links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_path_name(path: Path, option: str = "--out") -> None:
+    """Refuse a name the file system cannot hold, before any work is done."""
+    from .errors import OutputExistsError
+
+    try:
+        name_max = os.pathconf(_existing_ancestor(path), "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    parts = path.parts
+    for index, part in enumerate(parts):
+        # the last name also carries the temporary files' prefix and suffix (up to 24 bytes)
+        extra = 24 if index == len(parts) - 1 else 0
+        size = len(os.fsencode(part))
+        if size + extra > name_max:
+            raise OutputExistsError(f"{option}: the name {part[:24]}... is {size} bytes; this "
+                                    f"file system allows {name_max - extra} here: choose a "
+                                    "shorter name")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    return ancestor
+
+
+def plain_relative(rel: object) -> bool:
+    """Whether ``rel`` is a plain relative name ("src/main.cpp"): no absolute path, no ``..``,
+    ``.`` or empty part, no backslash or NUL; what a marker edgecnn wrote may name."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel:
+        return False
+    return not rel.startswith("/") and all(part not in ("", ".", "..")
+                                           for part in rel.split("/"))
+
+
+def owned_path(root: Path, rel: object) -> Path | None:
+    """``root/rel`` when ``rel`` is a plain relative name that stays inside ``root`` without
+    passing through a symbolic link; None for anything else (an absolute path, ``..``, a link
+    out of the folder): such a name is not something edgecnn wrote there."""
+    if not plain_relative(rel):
+        return None
+    assert isinstance(rel, str)
+    parts = rel.split("/")
+    folder = root
+    for part in parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            return None
+    return root.joinpath(*parts)
+
+
+def is_plain_file(path: Path) -> bool:
+    """A regular file, not a link to one."""
+    return not path.is_symlink() and path.is_file()
+
+
+BACKUP_DIR = "edgecnn-backup"
+
+
+@dataclass
+class Updated:
+    """What writing generated files into a folder did to what was there before."""
+
+    folder: Path
+    replaced: bool = False            # an earlier edgecnn folder was updated (--force)
+    backup: Path | None = None        # where edited generated files were saved
+    backed_up: list[str] = field(default_factory=list)
+    kept: int = 0                     # files of the user's left as they were
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def file_digests(root: Path, *, leave_out: str) -> dict[str, str]:
+    """Every file under ``root`` (a staged folder) except ``leave_out``: path -> SHA-256."""
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).as_posix() != leave_out}
+
+
+def update_folder(staged: Path, out: Path, force: bool, *, is_ours, kind: str, marker: str,
+                  recorded: dict[str, str]) -> Updated:
+    """Put the staged folder at ``out``.
+
+    A new folder is moved into place whole. An earlier one edgecnn wrote is updated file by
+    file (``force`` only), acting only on names edgecnn wrote there: ``recorded`` (the old
+    marker's path -> SHA-256) must name plain relative paths inside ``out`` (anything else means
+    the marker was edited: refused, nothing touched). Files the user added are never touched;
+    a generated file the user edited (its hash differs from the recorded one) is saved under
+    ``edgecnn-backup/<time>/`` before it is replaced; ``marker`` is moved last.
+    """
+    from .errors import OutputExistsError, ProjectError
+
+    check_folder_destination(out, force, is_ours=is_ours, kind=kind)
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        move_folder_into_place(staged, out, force, is_ours=is_ours, kind=kind)
+        return Updated(out)
+    for rel in recorded:
+        if not plain_relative(rel):
+            raise ProjectError(f"{out / marker} names {str(rel)[:80]!r}, which is not a file "
+                               f"inside the {kind}: the file was edited or damaged, so edgecnn "
+                               f"touches nothing there; write to a new --out")
+    new = file_digests(staged, leave_out=marker)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    backup = out / BACKUP_DIR / stamp
+    result = Updated(out, replaced=True)
+
+    def save(rel: str) -> None:
+        target = backup / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(out / rel, target)
+        result.backed_up.append(rel)
+        result.backup = backup
+
+    for rel in [*new, marker, f"{BACKUP_DIR}/x"]:   # check every path before changing anything
+        target = owned_path(out, rel)
+        if target is None:
+            raise OutputExistsError(f"a symbolic link or a file in {out} is in the way of the "
+                                    f"generated {rel}; move it away and write again")
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise OutputExistsError(f"{target} is in the way of the generated {rel} (a folder, "
+                                    "a link or a special file); move it away and write again")
+    for rel, digest in new.items():
+        current = out / rel
+        if current.is_file():
+            have = sha256_file(current)
+            if have == digest:
+                continue
+            if recorded.get(rel) != have:    # not what edgecnn wrote there: the user's edit
+                save(rel)
+        current.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged / rel, current)
+    for rel in recorded:
+        path = out / rel
+        if rel in new or rel == marker or owned_path(out, rel) is None or not is_plain_file(path):
+            continue
+        if sha256_file(path) != recorded[rel]:
+            save(rel)
+        path.unlink()                        # generated before, not part of this build
+    all_files = [p for p in out.rglob("*") if p.is_file() and BACKUP_DIR not in p.parts]
+    result.kept = sum(1 for p in all_files
+                      if p.relative_to(out).as_posix() not in new and p.name != marker)
+    os.replace(staged / marker, out / marker)
+    shutil.rmtree(staged, ignore_errors=True)
+    return result

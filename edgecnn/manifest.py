@@ -18,6 +18,7 @@ from typing import Any
 
 from .artifacts import TensorSpec
 from .errors import ProjectError
+from .fsutil import plain_relative
 from .mlperf_profiles import MlperfProfile, recorded_profile
 
 MANIFEST = "edgecnn.json"
@@ -180,7 +181,13 @@ def read_manifest(folder: str | Path) -> Manifest:
                            f"reads schema {SCHEMA}: rebuild the project with "
                            "`edgecnn build ... --force` (your own files are kept)")
     try:
-        return Manifest.from_json(d)
+        manifest = Manifest.from_json(d)
     except (KeyError, TypeError, ValueError) as e:
         raise ProjectError(f"{folder / MANIFEST} is damaged ({type(e).__name__}: {e}); rebuild "
                            "the project with `edgecnn build ... --force`") from None
+    for rel in manifest.files:
+        if not plain_relative(rel):
+            raise ProjectError(f"{folder / MANIFEST} names {str(rel)[:80]!r}, which is not a "
+                               "file inside the project: the manifest was edited or damaged; "
+                               "build the project again into a new folder")
+    return manifest

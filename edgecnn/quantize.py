@@ -83,7 +83,8 @@ def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = 
     if out is not None:
         # The .json beside OUT is the model's metadata, which quantizing completes (training
         # wrote it for the same stem); the .tflite is what must not be replaced unasked.
-        check_writable_outputs([Path(out)], force)
+        check_writable_outputs([Path(out)], force,
+                               inputs=[model] if isinstance(model, (str, Path)) else [])
     import_tensorflow()
     if isinstance(model, (str, Path)):
         meta = meta or ModelMeta.beside(model)

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -83,6 +84,7 @@ class Operator:
     inputs: tuple[int, ...]   # -1 marks an absent optional input
     outputs: tuple[int, ...]
     options: dict = field(default_factory=dict)
+    options_type: str = "NONE"   # the schema's BuiltinOptions name, e.g. "Conv2DOptions"
 
 
 @dataclass
@@ -126,14 +128,34 @@ class TfliteModel:
 
     @property
     def kind(self) -> str:
-        """'int8' (full integer), 'float' (float32 activations) or 'hybrid'."""
-        io = [self.tensors[i].dtype for i in (*self.inputs, *self.outputs)]
-        act_types = {self.tensors[o].dtype for op in self.operators for o in op.outputs}
+        """'int8' (full integer), 'int8-float-io' (full integer inside, float32 input and
+        output converted by QUANTIZE and DEQUANTIZE at the edges, which TFLM runs), 'float'
+        (float32 activations) or 'hybrid' (int8 weights, float32 activations)."""
+        edges = self._float_edges()
+        io = [self.tensors[i].dtype for i in (*self.inputs, *self.outputs) if i not in edges]
+        act_types = {self.tensors[o].dtype for op in self.operators for o in op.outputs
+                     if o not in edges}
         weight_types = {self.tensors[i].dtype for op in self.operators for i in op.inputs
                         if i >= 0 and self.tensors[i].is_constant}
         if "float32" in act_types or "float32" in io:
             return "hybrid" if weight_types & {"int8", "uint8"} else "float"
-        return "int8"
+        return "int8-float-io" if edges else "int8"
+
+    def _float_edges(self) -> set[int]:
+        """float32 graph inputs read only by QUANTIZE, and float32 graph outputs written by
+        DEQUANTIZE: the edges of a full-integer model with float I/O."""
+        edges = set()
+        for t in self.inputs:
+            readers = [op for op in self.operators if t in op.inputs]
+            if self.tensors[t].dtype == "float32" and readers and all(
+                    op.opcode.name == "QUANTIZE" for op in readers):
+                edges.add(t)
+        for t in self.outputs:
+            writers = [op for op in self.operators if t in op.outputs]
+            if self.tensors[t].dtype == "float32" and len(writers) == 1 and \
+                    writers[0].opcode.name == "DEQUANTIZE":
+                edges.add(t)
+        return edges
 
 
 def read_tflite(source: str | Path | bytes) -> TfliteModel:
@@ -142,7 +164,7 @@ def read_tflite(source: str | Path | bytes) -> TfliteModel:
         data, label = bytes(source), "model bytes"
     else:
         path = require_file(source, "a .tflite model")
-        data, label = path.read_bytes(), str(path)
+        data, label = _read_model_file(path), str(path)
     if len(data) == 0:
         raise ModelFileError(f"{label} is empty; expected a .tflite flatbuffer")
     if len(data) < 16 or data[4:8] != TFLITE_IDENTIFIER:
@@ -157,12 +179,31 @@ def read_tflite(source: str | Path | bytes) -> TfliteModel:
                              f"read ({type(exc).__name__})") from None
 
 
+MAX_FLATBUFFER_BYTES = 2**31 - 1   # a flatbuffer's offsets are 32-bit signed
+
+
+def _read_model_file(path: Path) -> bytes:
+    """The file's bytes, after its first 8 bytes showed a TFLite identifier and its size fits a
+    flatbuffer: a wrong file of gigabytes is refused without reading it."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) == 8 and head[4:8] != TFLITE_IDENTIFIER:
+            return head                      # refused by the identifier check, with its name
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_FLATBUFFER_BYTES:
+            raise ModelFileError(f"{path} is {size:,} bytes, more than a TFLite flatbuffer can "
+                                 "hold (2 GiB): it is not a .tflite model")
+        return head + f.read()
+
+
 def _parse(data: bytes) -> TfliteModel:
     schema = _schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
     if not model.subgraphs:
         raise ModelFileError("the model has no subgraph")
     names = builtin_names()
+    option_names = {v: k for k, v in vars(schema.BuiltinOptions).items()
+                    if not k.startswith("_") and isinstance(v, int)}
     op_codes = []
     for oc in model.operatorCodes or []:
         code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
@@ -197,7 +238,8 @@ def _parse(data: bytes) -> TfliteModel:
                     if isinstance(v, (int, float, bool))}
         operators.append(Operator(i, op_codes[op.opcodeIndex],
                                   _ints(op.inputs), _ints(op.outputs),
-                                  opts))
+                                  opts, option_names.get(int(op.builtinOptionsType or 0),
+                                                         f"UNKNOWN_{op.builtinOptionsType}")))
     description = (model.description or b"").decode(errors="replace")
     inputs, outputs = _ints(sg.inputs), _ints(sg.outputs)
     _check_structure(tensors, operators, inputs, outputs)

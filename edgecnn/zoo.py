@@ -22,11 +22,74 @@ from .errors import ArchitectureError
 
 
 @dataclass(frozen=True)
+class Param:
+    """The values an architecture parameter takes: checked before TensorFlow is imported, and
+    the domain a search (``edgecnn search``) draws from."""
+
+    kind: str                       # "int", "float", "ints" (a list of ints) or "text"
+    lo: float = 0
+    hi: float = 0
+    max_len: int = 1                # "ints": how many entries at most
+    choices: tuple = ()             # "float"/"text": the only values allowed, when given
+
+    def check(self, arch: str, name: str, value):
+        """``value`` as the builder takes it; ``ArchitectureError`` saying what is allowed."""
+        import math
+
+        def fail(why: str):
+            return ArchitectureError(f"{arch} --param {name}={str(value)[:40]}: {why}")
+
+        if self.kind == "text":
+            if not isinstance(value, str) or (self.choices and value not in self.choices
+                                              and not Path(value).suffix):
+                raise fail(f"give one of {', '.join(self.choices)} or a file")
+            return value
+        if self.kind == "ints":
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+            if not 1 <= len(items) <= self.max_len:
+                raise fail(f"give 1 to {self.max_len} integers, e.g. [16,32]")
+            return tuple(Param("int", self.lo, self.hi).check(arch, name, v) for v in items)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail("not a number")
+        if self.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise fail("not an integer")
+            if not self.lo <= value <= self.hi:
+                raise fail(f"give an integer from {self.lo:g} to {self.hi:g}")
+            return int(value)
+        if not math.isfinite(value) or not self.lo <= value <= self.hi:
+            raise fail(f"give a number from {self.lo:g} to {self.hi:g}")
+        if self.choices and float(value) not in self.choices:
+            raise fail(f"give one of {', '.join(f'{c:g}' for c in self.choices)}")
+        return float(value)
+
+    def describe(self) -> str:
+        if self.kind == "ints":
+            return f"1-{self.max_len} integers {self.lo:g}..{self.hi:g}"
+        if self.choices:
+            return "|".join(f"{c:g}" if isinstance(c, float) else str(c) for c in self.choices)
+        return f"{self.kind} {self.lo:g}..{self.hi:g}"
+
+
+CHANNELS = Param("ints", 1, 1024, max_len=6)
+DROPOUT = Param("float", 0.0, 0.9)
+
+
+@dataclass(frozen=True)
 class Architecture:
     name: str
     summary: str
     builder: Callable
     defaults: dict
+    domain: dict                    # parameter name -> Param
+
+    def check_params(self, params: dict) -> dict:
+        """``params`` checked against the declared domain (no TensorFlow import)."""
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ArchitectureError(f"{self.name} takes {', '.join(self.defaults)}, not "
+                                    f"{', '.join(sorted(unknown))}")
+        return {k: self.domain[k].check(self.name, k, v) for k, v in params.items()}
 
 
 def _layers():
@@ -172,7 +235,8 @@ def mobilenet_v2(inputs, num_classes, alpha=0.35, image_size=96, pretrained="non
     from .errors import WeightsError
 
     layers = _layers()
-    size = tuple(image_size) if isinstance(image_size, (list, tuple)) else (image_size,) * 2
+    size = tuple(image_size) if isinstance(image_size, (list, tuple)) else (image_size,)
+    size = size * 2 if len(size) == 1 else size
     if min(size) < 32:
         raise ArchitectureError(f"mobilenet_v2 needs an image size of at least 32, not {size}")
     x = inputs
@@ -227,19 +291,27 @@ def fcnn(inputs, num_classes, units=(128, 64)):
 
 ARCHITECTURES = {a.name: a for a in (
     Architecture("edge_cnn", "strided convs, conv, pool, dense: the fast default", edge_cnn,
-                 {"filters": (16, 32, 64), "dense": 48, "dropout": 0.3}),
+                 {"filters": (16, 32, 64), "dense": 48, "dropout": 0.3},
+                 {"filters": CHANNELS, "dense": Param("int", 1, 4096), "dropout": DROPOUT}),
     Architecture("edge_cnn_gap", "three convolutions, global average pooling head",
-                 edge_cnn_gap, {"filters": (16, 32, 64)}),
+                 edge_cnn_gap, {"filters": (16, 32, 64)}, {"filters": CHANNELS}),
     Architecture("dscnn", "depthwise-separable CNN (MLPerf Tiny KWS style)", dscnn,
-                 {"filters": 32, "blocks": 4}),
+                 {"filters": 32, "blocks": 4},
+                 {"filters": Param("int", 1, 1024), "blocks": Param("int", 0, 12)}),
     Architecture("mobilenet_v1", "MobileNet v1 with width multiplier alpha", mobilenet_v1,
-                 {"alpha": 0.25, "depth": 5}),
+                 {"alpha": 0.25, "depth": 5},
+                 {"alpha": Param("float", 0.05, 1.0), "depth": Param("int", 0, 7)}),
     Architecture("resnet8", "ResNet-8, MLPerf Tiny image classification", resnet8,
-                 {"filters": (16, 32, 64)}),
-    Architecture("fcnn", "dense-only baseline", fcnn, {"units": (128, 64)}),
+                 {"filters": (16, 32, 64)}, {"filters": CHANNELS}),
+    Architecture("fcnn", "dense-only baseline", fcnn, {"units": (128, 64)},
+                 {"units": Param("ints", 1, 8192, max_len=6)}),
     Architecture("mobilenet_v2", "MobileNetV2 base (optionally ImageNet-pretrained) + small "
                  "head, for transfer learning", mobilenet_v2,
-                 {"alpha": 0.35, "image_size": 96, "pretrained": "none", "dropout": 0.2}),
+                 {"alpha": 0.35, "image_size": 96, "pretrained": "none", "dropout": 0.2},
+                 {"alpha": Param("float", 0.05, 2.0), "image_size": Param("ints", 32, 1024,
+                                                                          max_len=2),
+                  "pretrained": Param("text", choices=("none", "imagenet")),
+                  "dropout": DROPOUT}),
 )}
 DEFAULT_ARCH = "edge_cnn"
 
@@ -250,12 +322,15 @@ def arch_params(arch: str, params: dict, *, alpha: float | None = None,
     """The architecture parameters the training options ask for. ``image_size`` is the
     architecture's input size when it takes one (mobilenet_v2 resizes inside the model);
     otherwise it must be the size folder images are resized to (``resizes_images``)."""
+    if arch not in ARCHITECTURES:
+        raise ArchitectureError(f"unknown architecture {arch!r}; choose one of "
+                                f"{', '.join(ARCHITECTURES)} (see `edgecnn models`)")
     params = dict(params)
     if alpha is not None:
         params["alpha"] = alpha
     if pretrained is not None:
         params["pretrained"] = pretrained
-    takes_size = arch in ARCHITECTURES and "image_size" in ARCHITECTURES[arch].defaults
+    takes_size = "image_size" in ARCHITECTURES[arch].defaults
     if image_size and takes_size:
         params["image_size"] = tuple(image_size)
     elif image_size and not resizes_images:
@@ -263,7 +338,7 @@ def arch_params(arch: str, params: dict, *, alpha: float | None = None,
         raise ArchitectureError(f"--image-size resizes folder images (--data DIR), or sets the "
                                 f"input size of {', '.join(sized)}; {arch} takes the data "
                                 "set's own size")
-    return params
+    return ARCHITECTURES[arch].check_params(params)
 
 
 def build_model(arch: str, input_shape, num_classes: int, **params):
@@ -275,10 +350,7 @@ def build_model(arch: str, input_shape, num_classes: int, **params):
         raise ArchitectureError(f"unknown architecture {arch!r}; choose one of "
                                 f"{', '.join(ARCHITECTURES)} (see `edgecnn models`)")
     spec = ARCHITECTURES[arch]
-    unknown = set(params) - set(spec.defaults)
-    if unknown:
-        raise ArchitectureError(f"{arch} takes {', '.join(spec.defaults)}, not "
-                                f"{', '.join(sorted(unknown))}")
+    params = spec.check_params(params)
     inputs = keras.Input(tuple(input_shape), name="input")
     outputs = spec.builder(inputs, num_classes, **{**spec.defaults, **params})
     return keras.Model(inputs, outputs, name=arch)

@@ -134,6 +134,16 @@ def test_image_size_is_refused_where_nothing_uses_it(tmp_path):
     (["bench", "--project"], "--project"),
     (["analyze"], "MODEL"),
     (["no-such-command"], "no-such-command"),
+    (["train", "--seed", "-5"], "--seed"),
+    (["train", "--seed", "99999999999999999999"], "--seed"),
+    (["train", "--train-samples", "0"], "--train-samples"),
+    (["train", "--train-samples", "-5"], "--train-samples"),
+    (["train", "--alpha", "nan"], "--alpha"),
+    (["bench", "--project", ".", "--timeout", "inf"], "--timeout"),
+    (["bench", "--project", ".", "--timeout", "1e309"], "--timeout"),
+    (["bench", "--project", ".", "--timeout", "nan"], "--timeout"),
+    (["bench", "--project", ".", "--window", "nan"], "--window"),
+    (["bench", "--project", ".", "--samples", "1000000000000"], "--samples"),
 ])
 def test_option_errors_are_one_line(args, fragment):
     """click's own refusals (ranges, missing values, unknown commands) come out as edgecnn's
@@ -141,3 +151,94 @@ def test_option_errors_are_one_line(args, fragment):
     proc = run_cli(*args)
     assert_one_line_error(proc, fragment)
     assert "Usage:" not in proc.stderr and "Try '" not in proc.stderr
+
+
+@pytest.mark.parametrize("param, fragment", [
+    ("filters=NaN", "not an integer"), ("filters=[0]", "from 1 to 1024"),
+    ("dense=1e9", "from 1 to 4096"), ("dropout=2", "from 0 to 0.9"),
+    ("filters=abc", "not a number"), ("bogus=1", "not bogus"),
+    ("filters=[1,2,3,4,5,6,7]", "1 to 6 integers"),
+])
+def test_zoo_parameters_are_checked_before_tensorflow_is_imported(tmp_path, param, fragment):
+    proc = run_cli("train", "--dataset", "digits", "--param", param, "--out",
+                   tmp_path / "m.keras")
+    assert_one_line_error(proc, param.split("=")[0], fragment)
+    assert "data:" not in proc.stderr          # refused before the data was loaded
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, "-c", (
+        "import sys\n"
+        "from edgecnn.errors import ArchitectureError\n"
+        "from edgecnn.zoo import arch_params\n"
+        "from edgecnn.cli import _parse_params\n"
+        f"try: arch_params('edge_cnn', _parse_params([{param!r}]))\n"
+        "except ArchitectureError: pass\n"
+        "print('tensorflow' in sys.modules)")], capture_output=True, text=True)
+    assert check.stdout.strip() == "False", check.stderr
+
+
+def test_training_options_with_a_ready_model_are_refused(tmp_path, tiny_model):
+    for extra, fragment in ((["--arch", "dscnn"], "--arch"), (["--epochs", "3"], "--epochs"),
+                            (["--port", "/dev/ttyACM0"], "--flash")):
+        proc = run_cli("build", "--model", tiny_model["tflite"], "--board", "nano33", "--out",
+                       tmp_path / "P", *extra)
+        assert_one_line_error(proc, fragment)
+    assert not (tmp_path / "P").exists()
+
+
+def test_flash_dry_run_prints_a_command_a_shell_runs_as_shown(tmp_path, tiny_model):
+    import shlex
+
+    out = tmp_path / "P"
+    run_cli("build", "--model", tiny_model["tflite"], "--board", "nano33", "--out", out)
+    proc = run_cli("flash", "--project", out, "--dry-run", "--port", "/dev/tty;rm -rf ~")
+    assert proc.returncode == 0, proc.stderr
+    assert shlex.split(proc.stdout.strip())[-2:] == ["--upload-port", "/dev/tty;rm -rf ~"]
+    assert_one_line_error(run_cli("flash", "--project", out, "--dry-run", "--port", "a\nb"),
+                          "not a serial port name")
+
+
+def test_usb_commands_on_an_emulator_project_say_what_to_run(tmp_path, tiny_model):
+    out = tmp_path / "P"
+    run_cli("build", "--model", tiny_model["tflite"], "--board", "mps2-an386", "--out", out)
+    for command in ("flash", "monitor"):
+        assert_one_line_error(run_cli(command, "--project", out), "emulated board",
+                              "edgecnn emulate")
+    for serial in ("tcp:99999", "tcp:0", "tcp:x"):
+        assert_one_line_error(run_cli("emulate", "--project", out, "--serial", serial),
+                              "1 to 65535")
+
+
+def test_report_refuses_another_models_tflite_and_bench(tmp_path, tiny_model):
+    from test_native_validation import depthwise_model
+
+    foreign = tmp_path / "other.tflite"
+    foreign.write_bytes(depthwise_model())
+    base = ("report", "--model", tiny_model["keras"], "--samples", "20")
+    assert_one_line_error(run_cli(*base, "--tflite", foreign, "--out", tmp_path / "R1"),
+                          "another model's .tflite")
+    bench_report = tmp_path / "b" / "report.json"
+    bench_report.parent.mkdir()
+    bench_report.write_text(json.dumps({"source": "virtual", "project": {"sha256": "0" * 64},
+                                        "latency": {"us": {"count": 3, "p50": 1, "p90": 2,
+                                                           "p99": 3}}}))
+    assert_one_line_error(run_cli(*base, "--bench", bench_report, "--out", tmp_path / "R2"),
+                          "measured a model with SHA-256")
+    bench_report.write_text(json.dumps({"source": "virtual", "latency": {
+        "us": {"count": "3", "p50": "fast", "p90": 2, "p99": 3}}}))
+    assert_one_line_error(run_cli(*base, "--bench", bench_report, "--out", tmp_path / "R3"),
+                          "not a report.json written by `edgecnn bench`", "not a number")
+    assert not any((tmp_path / name).exists() for name in ("R1", "R2", "R3"))
+
+
+def test_analyze_refuses_a_huge_file_without_reading_it(tmp_path):
+    import time
+
+    big = tmp_path / "big.tflite"
+    with open(big, "wb") as f:
+        f.write(b"\0\0\0\0TFL3")
+        f.truncate(3 * 2**30)                # sparse: 3 GiB on paper, nothing on disk
+    start = time.monotonic()
+    assert_one_line_error(run_cli("analyze", big), "more than a TFLite flatbuffer can hold")
+    assert time.monotonic() - start < 20

@@ -77,3 +77,56 @@ def test_the_tflm_runtime_on_the_emulator(tmp_path):
     assert report.selfcheck.all_bitexact and report.source == "emulator"
     assert 0 < report.arena.used_bytes <= report.arena.allocated_bytes
     assert report.profile.available and len(report.profile.ops) == 13
+
+
+def _children(pid: int, name: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:]
+            if comm == name[:15] and int(rest.split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")      # killed, waiting to be reaped
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_qemu_dies_with_edgecnn(tmp_path, tiny_model, how):
+    """SIGKILL leaves no finally to run: the kernel's parent-death signal stops QEMU. SIGTERM
+    stops it through the command's cleanup, and the command exits 128 + 15."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for tool in TOOLS:
+        require_tool(tool)
+    result = build("mps2-an386", tiny_model["tflite"], tmp_path / "p")
+    proc = subprocess.Popen([sys.executable, "-m", "edgecnn.cli", "emulate", "--project",
+                             str(result.project)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    while not any(line.startswith("port") for line in lines):
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        lines.append(line)
+    qemu = _children(proc.pid, "qemu-system-arm")
+    assert len(qemu) == 1
+    proc.send_signal(getattr(signal, how))
+    proc.communicate(timeout=30)
+    assert proc.returncode == (-9 if how == "SIGKILL" else 128 + 15)
+    deadline = time.monotonic() + 10
+    while not _gone(qemu[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(qemu[0])

@@ -29,7 +29,7 @@ class HostilePeer:
     """The board side of a pty: answers `id` and `selfcheck` as the firmware does, and
     `bench N W` with the lines ``bench_lines(n)`` returns (an iterable: it may never end)."""
 
-    def __init__(self, project, bench_lines):
+    def __init__(self, project, bench_lines, before_id=()):
         manifest = json.loads((project / "edgecnn.json").read_text())
         m = manifest["model"]
         shape = lambda t: "x".join(str(d) for d in t["shape"])  # noqa: E731
@@ -43,6 +43,7 @@ class HostilePeer:
         ]
         self.vectors = manifest["test_vectors"]["count"]
         self.bench_lines = bench_lines
+        self.before_id = before_id      # lines sent before the identification (may not end)
         self.master, slave = os.openpty()
         tty.setraw(slave)
         self.port = os.ttyname(slave)
@@ -68,6 +69,13 @@ class HostilePeer:
                 if not words:
                     continue
                 if words[0] == "id":
+                    for text in self.before_id:
+                        if self._stop.is_set():
+                            return
+                        try:
+                            self._send(text)
+                        except OSError:
+                            return
                     for ident in self.ident:
                         self._send(ident)
                 elif words[0] == "selfcheck":
@@ -95,7 +103,7 @@ class HostilePeer:
 
 
 def _bench(project, tmp_path, bench_lines, **kw):
-    peer = HostilePeer(project, bench_lines)
+    peer = HostilePeer(project, bench_lines, kw.pop("before_id", ()))
     try:
         return bench(project, port=peer.port, runs=kw.pop("runs", 5), warmup=0,
                      profile=False, out=tmp_path / "r.json", timeout=kw.pop("timeout", 2.0),
@@ -231,3 +239,29 @@ def test_a_closed_stdout_is_one_line_not_a_traceback():
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = run_cli("models", "--input-shape", "0,0,0")
     assert r.returncode == 2 and "--input-shape" in r.stderr
+
+
+@pytest.mark.parametrize("line", ["edgecnn ready", "edgecnn error message=busy",
+                                  "x" * 200_000])
+def test_a_flood_of_protocol_lines_before_the_identification_is_stopped(project, tmp_path,
+                                                                        line):
+    import itertools
+
+    start = time.monotonic()
+    with pytest.raises((DeviceTimeoutError, ProtocolError)):
+        _bench(project, tmp_path, lambda n: [], before_id=itertools.repeat(line),
+               timeout=1.0)
+    # the link's timeout for each of the three identification attempts, plus the drains
+    assert time.monotonic() - start < 30
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_serving_virtual_board_exits_128_plus_the_signal(project, sig):
+    proc = subprocess.Popen([sys.executable, "-m", "edgecnn.cli", "virtual-board", "--project",
+                             str(project)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().startswith("/dev/")     # it serves
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    assert f"stopped by {signal.Signals(sig).name}" in err

@@ -2,19 +2,20 @@
 templates into a temporary folder, then move it into place."""
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import os
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 
 from ..boards import ARDUINO_PLATFORM, Board
-from ..errors import OutputExistsError
-from ..fsutil import check_folder_destination, move_folder_into_place
+from ..fsutil import (
+    Updated,
+    check_folder_destination,
+    file_digests,
+    move_folder_into_place,
+    update_folder,
+)
 from ..manifest import MANIFEST, Manifest, raw_manifest
 from ..resources import resource_dir
 from .carray import byte_rows, int_rows
@@ -110,28 +111,9 @@ def write_files(root: Path, files: list[RenderedFile]) -> None:
         target.write_text(f.content, encoding="utf-8")
 
 
-BACKUP_DIR = "edgecnn-backup"
-
-
-@dataclass
-class Installed:
-    """What writing a project into its folder did to what was there before."""
-
-    project: Path
-    replaced: bool = False            # an earlier edgecnn project was updated (--force)
-    backup: Path | None = None        # where edited generated files were saved
-    backed_up: list[str] = field(default_factory=list)
-    kept: int = 0                     # files of the user's left as they were
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def generated_files(root: Path) -> dict[str, str]:
     """Every file under ``root`` (the staged project) except the manifest: path -> SHA-256."""
-    return {p.relative_to(root).as_posix(): _sha256(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != MANIFEST}
+    return file_digests(root, leave_out=MANIFEST)
 
 
 def write_manifest(root: Path, manifest: Manifest) -> None:
@@ -140,63 +122,15 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
     manifest.write(root)
 
 
-def install_project(staged: Path, out: Path, force: bool) -> Installed:
-    """Put the staged project at ``out``.
-
-    A new folder is moved into place whole. An earlier edgecnn project is updated file by file
-    (``force`` only): files the user added (notes, ``reports/``, PlatformIO's ``.pio/``) are
-    never touched; a generated file the user edited (its hash differs from the one the old
-    manifest recorded) is saved under ``edgecnn-backup/<time>/`` before it is replaced; the
-    manifest is written last.
-    """
-    check_destination(out, force)
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        move_into_place(staged, out, force)
-        return Installed(out)
+def install_project(staged: Path, out: Path, force: bool) -> Updated:
+    """Put the staged project at ``out``: a new folder whole, an earlier edgecnn project
+    (``force`` only) file by file, keeping the user's files and backing up edited generated ones
+    (``fsutil.update_folder``). A manifest naming a path outside the project is refused."""
     old = raw_manifest(out) or {}      # any schema: only its file hashes are read
     files = old.get("files")
     recorded: dict[str, str] = files if isinstance(files, dict) else {}
-    new = generated_files(staged)
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    backup = out / BACKUP_DIR / stamp
-    result = Installed(out, replaced=True)
-
-    def save(rel: str) -> None:
-        target = backup / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(out / rel, target)
-        result.backed_up.append(rel)
-        result.backup = backup
-
-    for rel in new:   # check every path before changing anything
-        target = out / rel
-        folders = [p for p in target.parents if out in p.parents]   # between out and target
-        in_the_way = ([target] if target.is_dir() else []) + [
-            p for p in folders if p.exists() and not p.is_dir()]
-        if in_the_way:
-            raise OutputExistsError(f"{in_the_way[0]} is in the way of the generated {rel}; "
-                                    "move it away and build again")
-    for rel, digest in new.items():
-        current = out / rel
-        if current.is_file():
-            have = _sha256(current)
-            if have == digest:
-                continue
-            if recorded.get(rel) != have:    # not what edgecnn wrote there: the user's edit
-                save(rel)
-        current.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged / rel, current)
-    for rel in recorded:
-        if rel in new or not (out / rel).is_file():
-            continue
-        if _sha256(out / rel) != recorded[rel]:
-            save(rel)
-        (out / rel).unlink()                 # generated before, not part of this build
-    all_files = [p for p in out.rglob("*") if p.is_file() and BACKUP_DIR not in p.parts]
-    result.kept = sum(1 for p in all_files
-                      if p.relative_to(out).as_posix() not in new and p.name != MANIFEST)
-    os.replace(staged / MANIFEST, out / MANIFEST)
-    return result
+    return update_folder(staged, out, force, is_ours=is_edgecnn_project, kind="project",
+                         marker=MANIFEST, recorded=recorded)
 
 
 def move_into_place(staged: Path, out: Path, force: bool) -> None:

@@ -16,7 +16,7 @@ import datetime as _dt
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -210,10 +210,15 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
                            f"{project.path} speaks edgecnn's protocol: use --verify instead")
     out_json = _report_path(project, out)
     paths = report_paths(out_json)
-    check_writable_outputs(paths.values(), force)
+    check_writable_outputs(paths.values(), force, inputs=_project_files(project))
+    created = _missing_folders(out_json.parent)
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    target = open_target(project, port, faults)
-    port = target.start()
+    try:
+        target = open_target(project, port, faults)
+        port = target.start()
+    except BaseException:
+        _remove_empty(created)       # nothing was written: leave no empty reports/TIME/
+        raise
     try:   # until the run's own try/finally below owns the target, stop it on any error
         report = BenchReport(port=port, started=_now(), project=_project_summary(project))
         elf = getattr(target, "elf", None)       # a target that built an ELF (the emulator)
@@ -236,8 +241,10 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
     except BaseException:
         target.stop()
         raise
+    opened = False      # until the port opens nothing is measured, so no report is written
     try:
         link.open()
+        opened = True
         if isinstance(link, _MlperfLink):
             link.run()
             report.status = "complete"
@@ -260,7 +267,8 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
     except DeviceError as exc:
         if report.status != "incomplete":
             report.status, report.error = "partial", str(exc)
-        exc.report_path = report.files["json"]
+        if opened:
+            exc.report_path = report.files["json"]
         raise
     except EdgecnnError as exc:
         report.status, report.error = "partial", str(exc)
@@ -269,19 +277,25 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
         report.status = "partial"
         report.error = f"stopped by {exc.name}" if isinstance(exc, Terminated) else "interrupted"
         # Python's own exception class, given the attribute DeviceError declares, for the CLI
-        exc.report_path = report.files["json"]  # type: ignore[attr-defined]
+        if opened:
+            exc.report_path = report.files["json"]  # type: ignore[attr-defined]
         raise
     finally:
         link.close()
         target.stop()
-        report.link = LinkStats(link.noise_lines, link.resynced_lines, link.resets,
-                                link.protocol_errors)
-        report.finished = _now()
-        report.verdict = verdict(report)
-        rows.write("end", status=report.status, error=report.error,
-                   verdict=asdict(report.verdict))
-        rows.close()
-        write_reports(report, out_json)
+        if opened:
+            report.link = LinkStats(link.noise_lines, link.resynced_lines, link.resets,
+                                    link.protocol_errors)
+            report.finished = _now()
+            report.verdict = verdict(report)
+            rows.write("end", status=report.status, error=report.error,
+                       verdict=asdict(report.verdict))
+            rows.close()
+            write_reports(report, out_json)
+        else:
+            rows.close()
+            Path(report.files["jsonl"]).unlink(missing_ok=True)
+            _remove_empty(created)
     return report
 
 
@@ -495,20 +509,22 @@ class _Run:
         out_dtype = np.dtype(self.project.manifest.model.output.dtype)
         out_bytes = self.project.manifest.model.output.nbytes
         results: list[dict[str, Any]] = []
-        for i, x in enumerate(inputs):
-            payload = np.ascontiguousarray(x).tobytes()
-            device_out, us = self._infer(payload, out_bytes)
-            want = np.asarray(host.run(x)).reshape(-1).astype(int)
-            got = np.frombuffer(device_out, dtype=out_dtype).astype(int)
-            diff = np.abs(got - want)
-            row = {"index": i, "label": int(labels[i]), "device_pred": int(np.argmax(got)),
-                   "host_pred": int(np.argmax(want)), "bitexact": bool(not diff.any()),
-                   "max_diff": int(diff.max(initial=0)), "us": us}
-            results.append(row)
-            self.rows.write("verify", **row)
-            self.progress("verify", i + 1, len(inputs))
+        try:   # the summary is kept up to date at the end, whatever ends the loop
+            for i in range(len(inputs)):
+                x = inputs[i]
+                payload = np.ascontiguousarray(x).tobytes()
+                device_out, us = self._infer(payload, out_bytes)
+                want = np.asarray(host.run(x)).reshape(-1).astype(int)
+                got = np.frombuffer(device_out, dtype=out_dtype).astype(int)
+                diff = np.abs(got - want)
+                row = {"index": i, "label": int(labels[i]), "device_pred": int(np.argmax(got)),
+                       "host_pred": int(np.argmax(want)), "bitexact": bool(not diff.any()),
+                       "max_diff": int(diff.max(initial=0)), "us": us}
+                results.append(row)
+                self.rows.write("verify", **row)
+                self.progress("verify", i + 1, len(inputs))
+        finally:
             self._store_verify(results, len(inputs), source)
-        self._store_verify(results, len(inputs), source)
 
     def _store_verify(self, results, total, source) -> None:
         labelled = [r for r in results if r["label"] >= 0]
@@ -696,16 +712,35 @@ def _verification_inputs(project: Project, samples: int | None):
     source = f"the project's test vectors: {project.vectors.source}"
     if samples is not None and samples > len(inputs):
         # A model without data: more inputs than the test vectors are uniform random ones
-        # (seeded), which prove bit-exactness as well as real ones do.
+        # (seeded), which prove bit-exactness as well as real ones do; made one at a time, so
+        # that a large --samples costs time, not memory.
         extra = samples - len(inputs)
-        info = np.iinfo(dtype)
-        rng = np.random.default_rng(0)
-        inputs += [rng.integers(info.min, info.max + 1, shape).astype(dtype)
-                   for _ in range(extra)]
-        labels += [-1] * extra
-        source += f", then {extra} uniform random {dtype.name} inputs (seed 0)"
+        source += f", then {extra} uniform random {dtype.name} inputs (seed i)"
+        return _RandomInputs(inputs, extra, dtype, shape), labels + [-1] * extra, source
     n = len(inputs) if samples is None else min(samples, len(inputs))
     return inputs[:n], labels[:n], source
+
+
+class _RandomInputs(Sequence):
+    """The test vectors, then ``extra`` uniform random inputs, input ``i`` drawn with seed
+    ``i`` when it is asked for."""
+
+    def __init__(self, first: list, extra: int, dtype: np.dtype, shape):
+        self.first, self.extra, self.dtype, self.shape = first, extra, dtype, shape
+
+    def __len__(self) -> int:
+        return len(self.first) + self.extra
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i < len(self.first):
+            return self.first[i]
+        info = np.iinfo(self.dtype)
+        return np.random.default_rng(i).integers(info.min, info.max + 1, self.shape
+                                                 ).astype(self.dtype)
 
 
 def _project_summary(project: Project) -> ProjectSummary:
@@ -714,6 +749,37 @@ def _project_summary(project: Project) -> ProjectSummary:
                           m.model.sha256, m.model.bytes, m.model.macs, m.model.params,
                           m.firmware.runtime, m.firmware.protocol, m.tflm.name, m.arena.kernels,
                           m.edgecnn_version)
+
+
+def _project_files(project: Project) -> list[Path]:
+    """The project's manifest and generated files: a report never replaces one of them."""
+    from ..fsutil import owned_path
+    from ..manifest import MANIFEST
+
+    files = [project.path / MANIFEST]
+    for rel in project.manifest.files:
+        path = owned_path(project.path, rel)
+        if path is not None:
+            files.append(path)
+    return files
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a run created for its report, deepest first, while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _report_path(project: Project, out) -> Path:

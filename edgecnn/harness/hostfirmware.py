@@ -13,13 +13,13 @@ Example:
 from __future__ import annotations
 
 import os
-import subprocess
 import tty
 from pathlib import Path
 from typing import Any
 
 from ..boards import load_board
 from ..codegen.project import board_only_sources
+from ..processes import spawn
 from ..resources import resource_dir
 from ..toolchain import build_program, find_tool
 from .project import Project, load_project
@@ -71,7 +71,7 @@ class HostFirmware:
         tty.setraw(slave)
         self._fds = (master, slave)
         self.port = os.ttyname(slave)
-        self._proc = subprocess.Popen([str(program)], stdin=master, stdout=master)
+        self._proc = spawn([str(program)], stdin=master, stdout=master)
         return self.port
 
     def stop(self) -> None:

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DeviceTimeoutError, PortError, ProtocolError
-from .protocol import PROTOCOL_VERSION, TARGETS, Message, parse_line
+from .protocol import (
+    MAX_LINE_BYTES,
+    MAX_SKIPPED_LINES,
+    PROTOCOL_VERSION,
+    TARGETS,
+    Message,
+    parse_line,
+)
 
 READ_CHUNK = 4096
 
@@ -180,13 +187,18 @@ class SerialLink:
         self._buffer.extend(chunk)
 
     def _next_line(self) -> str | None:
-        """One complete line from the buffer (without its ending), or None."""
-        for i, byte in enumerate(self._buffer):
-            if byte in (0x0A, 0x0D):
-                raw = bytes(self._buffer[:i])
-                del self._buffer[:i + 1]
-                return raw.decode("utf-8", errors="replace")
-        return None
+        """One complete line from the buffer (without its ending), or None. Bytes that never
+        end a line are dropped as one noise line once there are MAX_LINE_BYTES of them."""
+        ends = [i for i in (self._buffer.find(b"\n"), self._buffer.find(b"\r")) if i >= 0]
+        if not ends:
+            if len(self._buffer) > MAX_LINE_BYTES:
+                self._buffer.clear()
+                self.noise_lines += 1
+            return None
+        i = min(ends)
+        raw = bytes(self._buffer[:i])
+        del self._buffer[:i + 1]
+        return raw.decode("utf-8", errors="replace")
 
     # -- messages ---------------------------------------------------------------------------------
     def read(self, timeout: float | None = None) -> Message:
@@ -255,8 +267,15 @@ class SerialLink:
 
     def _read_identification(self) -> Identification:
         ident = Identification()
+        deadline, skipped = time.monotonic() + self.timeout, 0
         message = self.read()
         while message.kind != "id":   # results still in flight from an earlier command
+            skipped += 1
+            if skipped > MAX_SKIPPED_LINES or time.monotonic() > deadline:
+                raise DeviceTimeoutError(
+                    f"the board on {self.port} sent {skipped:,} edgecnn lines in "
+                    f"{self.timeout:g} s but never its identification; it does not follow "
+                    "the protocol (rebuild and flash the project)")
             message = self.read()
         f = message.fields
         ident.version = str(f.get("version", ""))

@@ -31,6 +31,7 @@ import numpy as np
 from ..artifacts import TensorSpec
 from ..errors import DeviceTimeoutError, ProtocolError
 from ..mlperf_profiles import MlperfProfile, format_results
+from .protocol import MAX_LINE_BYTES, MAX_SKIPPED_LINES
 
 # Same values as firmware/edgecnn_mlperf.h (tests/test_protocol_agreement.py compares them).
 CMD_SIZE = 80
@@ -203,6 +204,10 @@ class MlperfClient:
                 raw = bytes(self._buffer[:i])
                 del self._buffer[:i + 1]
                 return raw.decode("utf-8", errors="replace").strip("\r\0")
+            if len(self._buffer) > MAX_LINE_BYTES:
+                raise ProtocolError(f"{getattr(self.port, 'port', 'the DUT')} sent a line of "
+                                    f"more than {MAX_LINE_BYTES:,} bytes: it is not MLPerf Tiny "
+                                    "firmware (or the baud rate is wrong)")
             if time.monotonic() > deadline:
                 raise DeviceTimeoutError(f"no answer ending in {READY} from "
                                          f"{getattr(self.port, 'port', 'the DUT')} within "
@@ -233,6 +238,10 @@ class MlperfClient:
                 lines.append(line)
             if READY in line:
                 return lines
+            if len(lines) > MAX_SKIPPED_LINES:
+                raise ProtocolError(f"{getattr(self.port, 'port', 'the DUT')} sent "
+                                    f"{len(lines):,} lines without {READY}: it does not follow "
+                                    "the MLPerf Tiny protocol")
 
     def command(self, text: str, timeout: float | None = None) -> list[str]:
         self.port.write((text + TERMINATOR).encode())

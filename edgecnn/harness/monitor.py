@@ -24,6 +24,10 @@ def monitor(project: str | Path | Project, port: str | None = None,
     if port == "virtual":
         raise EdgecnnError("use `edgecnn virtual-board --project DIR` and open its port")
     board = p.manifest.board
+    if port is None and board.target == "emulator":
+        raise EdgecnnError(f"{p.path} is built for {board.title}, an emulated board with no USB "
+                           f"port: start it with `edgecnn emulate --project {p.path}`, then "
+                           "`edgecnn monitor --project ... --port` the port it prints")
     port = port or find_port(board.usb_ids, board.title)
     s = open_port(port, board.baud, board.reset_on_open)
     term = miniterm.Miniterm(s, echo=False, eol="crlf")

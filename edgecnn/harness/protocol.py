@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 PROTOCOL_VERSION = 3      # EDGECNN_PROTOCOL_VERSION
 LINE_MAX = 96             # EDGECNN_LINE_MAX: longer command lines are dropped whole
 MAX_RUNS = 100_000        # EDGECNN_MAX_RUNS: bench RUNS and WARMUP
+MAX_LINE_BYTES = 64 * 1024   # no protocol line is longer; a board's endless line is noise
+MAX_SKIPPED_LINES = 10_000    # lines a step may pass over while it waits for its own answer
+MAX_VERIFY_SAMPLES = 1_000_000   # bench --samples (random inputs are made one at a time)
 COMMANDS = ("id", "selfcheck", "bench", "help", "infer", "profile")
 HELP = "commands: id | selfcheck | bench RUNS [WARMUP] | infer LENGTH CRC32 | profile"
 ERRORS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..fsutil import atomic_write_bytes, atomic_write_text
@@ -193,22 +194,89 @@ def _plots(report: BenchReport, paths: dict[str, Path]) -> dict:
     return written
 
 
-def load_bench_report(path: str | Path) -> dict:
-    """A saved report.json with its raw latency samples (from the CSV beside it) as
-    ``samples_us``; raise ``EdgecnnError`` when it is not a bench report."""
+@dataclass(frozen=True)
+class SavedBench:
+    """What a report (``edgecnn report --bench``) reads back from a saved bench report.json,
+    every value checked for its type."""
+
+    path: Path
+    source: str                       # "device", "virtual", "emulator", ...
+    board: str
+    model_sha256: str | None          # of the .tflite the project was built from
+    latency_us: dict[str, float]      # count, p50, p90, p99 (empty: no latency measured)
+    arena_used_bytes: int | None
+    arena_allocated_bytes: int | None
+    samples_us: list[float]
+    profile_ops: list[tuple[str, float]]   # (operator label, µs)
+    profile_reason: str | None        # why there is no per-op profile
+
+
+def load_bench_report(path: str | Path) -> SavedBench:
+    """A saved report.json with its raw latency samples (from the CSV beside it); raise
+    ``EdgecnnError`` when it is not a bench report or a value has the wrong type."""
     from ..errors import EdgecnnError
 
     path = Path(path)
+
+    def bad(what: str) -> EdgecnnError:
+        return EdgecnnError(f"{path} is not a report.json written by `edgecnn bench`: {what}")
+
+    def number(value, what: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+                or value in (float("inf"), float("-inf")):
+            raise bad(f"{what} is {str(value)[:40]!r}, not a number")
+        return float(value)
+
+    def mapping(value, what: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise bad(f"{what} is {type(value).__name__}, not an object")
+        return value
+
     try:
+        if path.stat().st_size > 64 * 1024 * 1024:
+            raise bad("it is larger than 64 MiB")
         data = json.loads(path.read_text())
-        source = data["source"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise EdgecnnError(f"{path} is not a report.json written by `edgecnn bench`") from None
-    csv_path = path.with_name(data.get("files", {}).get("csv", path.with_suffix(".csv").name))
-    samples = []
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise bad("not readable JSON") from None
+    data = mapping(data, "the file")
+    source = data.get("source")
+    if not isinstance(source, str):
+        raise bad("it has no 'source'")
+    project = mapping(data.get("project"), "project")
+    sha = project.get("sha256")
+    device = mapping(data.get("device"), "device")
+    latency = mapping(mapping(data.get("latency"), "latency").get("us"), "latency.us")
+    lat = {k: number(latency.get(k), f"latency.us.{k}") for k in ("count", "p50", "p90", "p99")
+           } if latency else {}
+    arena = mapping(data.get("arena"), "arena")
+    used, allocated = arena.get("used_bytes"), arena.get("allocated_bytes")
+    profile = mapping(data.get("profile"), "profile")
+    ops: list[tuple[str, float]] = []
+    if profile.get("available"):
+        rows = profile.get("ops")
+        if not isinstance(rows, list):
+            raise bad("profile.ops is not a list")
+        for row in rows:
+            row = mapping(row, "a profile row")
+            ops.append((f"{row.get('op')} {row.get('tag')}", number(row.get("us"), "profile us")))
+    files = mapping(data.get("files"), "files")
+    csv_name = files.get("csv")
+    csv_path = path.with_name(Path(csv_name).name if isinstance(csv_name, str) and csv_name
+                              else path.with_suffix(".csv").name)
+    samples: list[float] = []
     if csv_path.is_file():
-        with open(csv_path, newline="") as f:
-            samples = [int(row["us"]) for row in csv.DictReader(f)]
-    data["samples_us"] = samples
-    data["source"] = source
-    return data
+        try:
+            with open(csv_path, newline="") as f:
+                samples = [number(float(row["us"]), "a CSV latency") for row in csv.DictReader(f)]
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise bad(f"its latency table {csv_path.name} is damaged") from None
+    return SavedBench(
+        path=path, source=source, board=str(device.get("board", "?")),
+        model_sha256=sha if isinstance(sha, str) else None, latency_us=lat,
+        arena_used_bytes=int(number(used, "arena.used_bytes")) if used is not None else None,
+        arena_allocated_bytes=(int(number(allocated, "arena.allocated_bytes"))
+                               if allocated is not None else None),
+        samples_us=samples, profile_ops=ops,
+        profile_reason=str(profile.get("reason")) if profile and not ops else None)

@@ -101,6 +101,14 @@ def report(model: str | Path, *, tflite: str | Path | None = None, board: str | 
     tflite_path = Path(tflite) if tflite else model_path.with_suffix(".tflite")
     if tflite:
         require_file(tflite_path, "a .tflite model (--tflite)")
+    if tflite_path.is_file():
+        _check_same_model(keras_model, model_path, tflite_path)
+    saved_bench = None
+    if bench:
+        from ..harness.report import load_bench_report
+
+        saved_bench = load_bench_report(bench)
+        _check_bench_model(saved_bench, Path(bench), tflite_path)
     dataset = dataset_for(meta)
     quantized_here = None
     if not tflite_path.is_file():
@@ -116,6 +124,8 @@ def report(model: str | Path, *, tflite: str | Path | None = None, board: str | 
     history = json.loads(history_path.read_text()) if history_path.is_file() else {}
 
     page = Page(f"edgecnn report: {model_path.stem}", out, force=force,
+                inputs=(model_path, tflite_path, bench, model_path.with_suffix(".json"),
+                        model_path.with_suffix(".history.json")),
                 subtitle=f"{keras_model.name} on {dataset.name}; {n:,} test samples")
     numbers: dict = {"model": model_path.name,
                      "tflite": "model.tflite (quantized for this report)" if quantized_here
@@ -141,8 +151,8 @@ def report(model: str | Path, *, tflite: str | Path | None = None, board: str | 
         analysis = analyze(m)
         page.sections.append(_layers_section(page, analysis, numbers))
         page.sections.append(_size_section(page, analysis, board, numbers))
-        if bench:
-            page.sections.append(_bench_section(page, Path(bench), numbers))
+        if saved_bench is not None:
+            page.sections.append(_bench_section(page, saved_bench, saved_bench.path, numbers))
         page.sections.append(_filters_section(page, keras_model, x_test, y_test, names,
                                               image_index, layers, numbers))
         page.write_json("numbers.json", numbers)
@@ -303,33 +313,62 @@ def _size_section(page, analysis, board, numbers) -> Section:
     return s
 
 
-def _bench_section(page, path: Path, numbers) -> Section:
-    from ..harness.report import load_bench_report
+def _check_same_model(keras_model, model_path: Path, tflite_path: Path) -> None:
+    """Refuse a --tflite that cannot be the int8 conversion of --model (another input shape
+    or number of outputs): its accuracy would be reported as this model's."""
+    from ..tflite_model import read_tflite
 
-    bench = load_bench_report(path)
-    source = bench["source"]
+    m = read_tflite(tflite_path)
+    inp, outp = m.input_tensor(), m.output_tensor()
+    want_in = tuple(int(d) for d in keras_model.input_shape[1:])
+    want_out = int(np.prod([d for d in keras_model.output_shape[1:] if d]))
+    have_in = tuple(int(d) for d in inp.shape[1:])
+    have_out = int(np.prod(outp.shape[1:])) if len(outp.shape) > 1 else int(np.prod(outp.shape))
+    if have_in != want_in or have_out != want_out:
+        raise EdgecnnError(f"{tflite_path} takes {have_in} and gives {have_out} values, but "
+                           f"{model_path} takes {want_in} and gives {want_out}: it is another "
+                           "model's .tflite; pass the one quantized from this model (--tflite)")
+
+
+def _check_bench_model(bench, bench_path: Path, tflite_path: Path) -> None:
+    """Refuse a bench report measured on another model than the one the report is about."""
+    import hashlib
+
+    if bench.model_sha256 is None or not tflite_path.is_file():
+        return
+    have = hashlib.sha256(tflite_path.read_bytes()).hexdigest()
+    if have != bench.model_sha256:
+        raise EdgecnnError(f"{bench_path} measured a model with SHA-256 "
+                           f"{bench.model_sha256[:12]}..., not {tflite_path} "
+                           f"({have[:12]}...): pass the bench report of this model's project")
+
+
+def _bench_section(page, bench, path: Path, numbers) -> Section:
+    source = bench.source
     label = "VIRTUAL board (host timings)" if source == "virtual" else "device"
-    lat = bench.get("latency", {}).get("us", {})
-    numbers["bench"] = {"source": source, "latency_us": lat, "arena": bench.get("arena")}
+    lat = bench.latency_us
+    numbers["bench"] = {"source": source, "latency_us": lat,
+                        "arena": {"used_bytes": bench.arena_used_bytes,
+                                  "allocated_bytes": bench.arena_allocated_bytes}}
     s = Section(f"On the board ({label})", [f"From {path.name} (`edgecnn bench`), source "
-                                            f"{source}, board "
-                                            f"{bench.get('device', {}).get('board', '?')}."])
+                                            f"{source}, board {bench.board}."])
     if lat:
+        arena = (f"; arena used {bench.arena_used_bytes:,} of {bench.arena_allocated_bytes:,} B"
+                 if bench.arena_used_bytes is not None and bench.arena_allocated_bytes is not None
+                 else "")
         s.paragraphs.append(f"Invoke() latency p50 {lat['p50']:,.0f} µs, p90 {lat['p90']:,.0f} "
-                            f"µs, p99 {lat['p99']:,.0f} µs over {lat['count']} runs; arena "
-                            f"used {bench['arena']['used_bytes']:,} of "
-                            f"{bench['arena']['allocated_bytes']:,} B.")
-        s.figures.append(page.figure(F.histogram(
-            bench["samples_us"], {k: lat[k] for k in ("p50", "p90", "p99")}, "µs",
-            f"Invoke() latency, {label}"), "bench_latency.png", f"Latency ({source})"))
-    prof = bench.get("profile", {})
-    if prof.get("available"):
-        s.figures.append(page.figure(F.layer_bars([f"{r['op']} {r['tag']}" for r in prof["ops"]],
-                                                  [r["us"] for r in prof["ops"]], "µs",
+                            f"µs, p99 {lat['p99']:,.0f} µs over {lat['count']:.0f} runs{arena}.")
+        if bench.samples_us:
+            s.figures.append(page.figure(F.histogram(
+                bench.samples_us, {k: lat[k] for k in ("p50", "p90", "p99")}, "µs",
+                f"Invoke() latency, {label}"), "bench_latency.png", f"Latency ({source})"))
+    if bench.profile_ops:
+        s.figures.append(page.figure(F.layer_bars([label for label, _ in bench.profile_ops],
+                                                  [us for _, us in bench.profile_ops], "µs",
                                                   f"time per operator, {label}"),
                                      "bench_per_op.png", f"Per-op time ({source})"))
-    elif prof:
-        s.paragraphs.append(f"Per-op profile not available: {prof.get('reason')}.")
+    elif bench.profile_reason:
+        s.paragraphs.append(f"Per-op profile not available: {bench.profile_reason}.")
     return s
 
 

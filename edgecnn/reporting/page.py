@@ -12,7 +12,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..fsutil import check_folder_destination, move_folder_into_place, staging_dir
+from ..errors import OutputExistsError
+from ..fsutil import (
+    Updated,
+    check_folder_destination,
+    file_digests,
+    same_file,
+    staging_dir,
+    update_folder,
+)
 from .figures import png_bytes
 
 MARKER = "edgecnn-report.json"   # says "edgecnn wrote this folder" (overwritable with --force)
@@ -47,13 +55,15 @@ class Page:
     """Collects sections and figures in a staging folder; ``publish`` moves it into place."""
 
     def __init__(self, title: str, out: str | Path, *, force: bool = False,
-                 subtitle: str = ""):
+                 subtitle: str = "", inputs=()):
         self.title, self.subtitle = title, subtitle
         self.out = Path(out)
         self.force = force
+        self.inputs = [Path(i) for i in inputs if i]
         check_folder_destination(self.out, force, is_ours=_is_report, kind="report")
         self.staged = staging_dir(self.out)
         self.sections: list[Section] = []
+        self.updated: Updated | None = None
 
     def figure(self, fig, name: str, caption: str) -> Figure:
         data = png_bytes(fig)
@@ -64,12 +74,22 @@ class Page:
         (self.staged / name).write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
 
     def publish(self, data: dict) -> Path:
+        """Write the pages and the marker (with the hash of every file written), then put the
+        folder in place: an earlier report of edgecnn's is updated file by file (``--force``),
+        files the user added to it are kept, edited ones backed up."""
         for kind in ("html", "md"):
             (self.staged / f"report.{kind}").write_text(
                 render(kind, self.title, self.subtitle, self.sections))
-        self.write_json(MARKER, {"generator": "edgecnn", **data})
-        move_folder_into_place(self.staged, self.out, self.force, is_ours=_is_report,
-                               kind="report")
+        files = file_digests(self.staged, leave_out=MARKER)
+        for rel in [*files, MARKER]:
+            for source in self.inputs:
+                if same_file(self.out / rel, source):
+                    raise OutputExistsError(f"{source} is an input of this report and the "
+                                            f"report would write {self.out / rel}; choose "
+                                            "another --out")
+        self.write_json(MARKER, {"generator": "edgecnn", **data, "files": files})
+        self.updated = update_folder(self.staged, self.out, self.force, is_ours=_is_report,
+                                     kind="report", marker=MARKER, recorded=_recorded(self.out))
         return self.out
 
     def discard(self) -> None:
@@ -94,6 +114,16 @@ def render(kind: str, title: str, subtitle: str, sections: list[Section]) -> str
 
 def _is_report(path: Path) -> bool:
     return (path / MARKER).is_file()
+
+
+def _recorded(folder: Path) -> dict[str, str]:
+    """The files an earlier report in ``folder`` wrote (path -> SHA-256); none when there is no
+    report or its marker predates the list (then nothing of the folder's is removed)."""
+    try:
+        files = json.loads((folder / MARKER).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return files if isinstance(files, dict) else {}
 
 
 def _jsonable(value):

@@ -149,6 +149,95 @@ def _check(m: TfliteModel) -> None:
                                             "runs full-integer int8 models")
 
 
+# The options each builtin the native runtime lowers carries ("NONE": defaults, as TFLM's
+# parsers take them when a converter writes none).
+OPTIONS_TYPES = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "MUL": "MulOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions", "CONCATENATION": "ConcatenationOptions",
+    "SOFTMAX": "SoftmaxOptions", "RESHAPE": "ReshapeOptions",
+}
+_SPATIAL = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESIZE_BILINEAR"}
+
+
+def _validate(m: TfliteModel) -> None:
+    """Refuse, with the operator and the reason, a graph the kernels would compute wrongly:
+    the lowering reads shapes, options and scales as a converter writes them, so a file that
+    breaks those rules must not become firmware (TFLM catches some of them only in debug
+    builds)."""
+    import math
+
+    def refuse(op: Operator, why: str) -> UnsupportedModelError:
+        return UnsupportedModelError(f"layer {op.index} ({op.opcode.name}): {why}; the model is "
+                                     "not valid for the native runtime")
+
+    if not m.operators:
+        raise UnsupportedModelError("the model has no operators: there is nothing to run")
+    written = {t for t in m.inputs}
+    for op in m.operators:
+        T = m.tensors
+        want = OPTIONS_TYPES.get(op.opcode.name)
+        if want is not None and op.options_type not in (want, "NONE"):
+            raise refuse(op, f"it carries {op.options_type}, not {want}")
+        if not op.outputs or not op.inputs or op.inputs[0] < 0:
+            raise refuse(op, "it has no input or no output")
+        if set(op.outputs) & {i for i in op.inputs if i >= 0}:
+            raise refuse(op, "its output is also its input")
+        for i in op.inputs:
+            if i >= 0 and not T[i].is_constant and i not in written:
+                raise refuse(op, f"it reads tensor {i} before any layer writes it")
+        for index in op.outputs:
+            if T[index].is_constant or index in written:
+                raise refuse(op, f"it writes tensor {index}, which is a constant, a graph input or "
+                                 "another layer's output")
+            written.add(index)
+        for i in (*op.inputs, *op.outputs):
+            t = T[i] if i >= 0 else None
+            if t is None or t.dtype not in ("int8", "int32"):
+                continue
+            if t.dtype == "int8" and not t.scales:
+                raise refuse(op, f"tensor {i} is int8 without a quantization scale")
+            if any(not math.isfinite(sc) or sc <= 0 for sc in t.scales):
+                raise refuse(op, f"tensor {i} has a quantization scale that is not a finite "
+                                 f"positive number ({[x for x in t.scales[:3]]})")
+            if t.dtype == "int8" and any(not -128 <= z <= 127 for z in t.zero_points):
+                raise refuse(op, f"tensor {i} has an int8 zero point outside -128..127")
+            if any(d < 1 for d in t.shape) and not op.opcode.name == "RESHAPE":
+                raise refuse(op, f"tensor {i} has an empty or unknown dimension {t.shape}")
+        opts = op.options
+        name = op.opcode.name
+        if name in _SPATIAL and (len(T[op.inputs[0]].shape) != 4
+                                 or len(T[op.outputs[0]].shape) != 4):
+            raise refuse(op, "its input and output must be 4-D (batch, height, width, channels)")
+        for key in ("strideH", "strideW", "dilationHFactor", "dilationWFactor", "filterHeight",
+                    "filterWidth"):
+            if key in opts and opts[key] < 1:
+                raise refuse(op, f"{key} is {opts[key]}; it must be at least 1")
+        if name == "DEPTHWISE_CONV_2D":
+            in_c, out_c = T[op.inputs[0]].shape[-1], T[op.outputs[0]].shape[-1]
+            multiplier = opts.get("depthMultiplier", out_c // max(1, in_c))
+            if multiplier < 1 or out_c != in_c * multiplier or T[op.inputs[1]].shape[-1] != out_c:
+                raise refuse(op, f"depth multiplier {multiplier} does not turn {in_c} input "
+                                 f"channels into {out_c} (weights {T[op.inputs[1]].shape})")
+        if name == "CONV_2D" and T[op.inputs[1]].shape[0] != T[op.outputs[0]].shape[-1]:
+            raise refuse(op, f"{T[op.inputs[1]].shape[0]} filters make "
+                             f"{T[op.outputs[0]].shape[-1]} output channels")
+        if name == "FULLY_CONNECTED":
+            w = T[op.inputs[1]].shape
+            if T[op.inputs[0]].elements % max(1, w[1]) or T[op.outputs[0]].shape[-1] != w[0]:
+                raise refuse(op, f"weights {w} do not fit input {T[op.inputs[0]].shape} and "
+                                 f"output {T[op.outputs[0]].shape}")
+        if name == "RESHAPE" and T[op.inputs[0]].elements != T[op.outputs[0]].elements:
+            raise refuse(op, "it changes the number of elements")
+        if name in ("ADD", "MUL") and len(op.inputs) < 2:
+            raise refuse(op, "it needs two inputs")
+    for index in m.outputs:
+        if index not in written:
+            raise UnsupportedModelError(f"the model's output tensor {index} is written by no "
+                                        "layer")
+
+
 def _plan_memory(m: TfliteModel) -> tuple[dict[int, int], int]:
     """Arena offsets for every activation tensor: greedy first fit over lifetimes."""
     alias: dict[int, int] = {}
@@ -198,6 +287,7 @@ def _plan_memory(m: TfliteModel) -> tuple[dict[int, int], int]:
 def lower(m: TfliteModel) -> NativePlan:
     """The model as native layers, or ``UnsupportedModelError`` naming what is missing."""
     _check(m)
+    _validate(m)
     offsets, peak = _plan_memory(m)
     layers = []
     weight_bytes = 0
