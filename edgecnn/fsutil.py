@@ -256,6 +256,16 @@ def owned_path(root: Path, rel: object) -> Path | None:
     return root.joinpath(*parts)
 
 
+def _first_blocker(root: Path, rel: str) -> Path:
+    """The first folder on the way from ``root`` to ``rel`` that is a link or not a folder."""
+    folder = root
+    for part in rel.split("/")[:-1]:
+        folder = folder / part
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            return folder
+    return root / rel
+
+
 def is_plain_file(path: Path) -> bool:
     """A regular file, not a link to one."""
     return not path.is_symlink() and path.is_file()
@@ -322,8 +332,9 @@ def update_folder(staged: Path, out: Path, force: bool, *, is_ours, kind: str, m
     for rel in [*new, marker, f"{BACKUP_DIR}/x"]:   # check every path before changing anything
         target = owned_path(out, rel)
         if target is None:
-            raise OutputExistsError(f"a symbolic link or a file in {out} is in the way of the "
-                                    f"generated {rel}; move it away and write again")
+            raise OutputExistsError(f"{_first_blocker(out, rel)} is in the way of the generated "
+                                    f"{rel} (a file or a symbolic link where a folder belongs); "
+                                    "move it away and write again")
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise OutputExistsError(f"{target} is in the way of the generated {rel} (a folder, "
                                     "a link or a special file); move it away and write again")

@@ -85,7 +85,7 @@ def test_weights_that_do_not_exist_or_fit_are_refused(small, tmp_path):
     other.save_weights(wrong)
     with pytest.raises(WeightsError, match="cannot take --pretrained"):
         build_model("mobilenet_v2", small.input_shape, 10, image_size=32, pretrained=str(wrong))
-    with pytest.raises(ArchitectureError, match="at least 32"):
+    with pytest.raises(ArchitectureError, match="from 32 to 1024"):
         build_model("mobilenet_v2", small.input_shape, 10, image_size=16)
     with pytest.raises(ArchitectureError, match="needs --pretrained"):
         train("mobilenet_v2", small, TrainConfig(epochs=1, verbose=0, fine_tune=2,
