@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from edgecnn.build import build
-from edgecnn.emulator import build_elf, elf_memory
 from edgecnn.harness.bench import bench
+from edgecnn.harness.emulator import build_elf, elf_memory
 
 # arena_used_bytes() of the pinned Nano library (7948b85, CMSIS-NN) on an emulated Cortex-M4
 TFLM_ARENA_USED = {"kws_ref_model": 24_164, "pretrainedResnet_quant": 55_188, "ad01_int8": 2_596}

@@ -30,9 +30,9 @@ def _try(data: bytes, runtime: str) -> str:
     from edgecnn.analyze import analyze
     from edgecnn.boards import load_board
     from edgecnn.build import build
-    from edgecnn.compatibility import check_model
     from edgecnn.errors import EdgecnnError
     from edgecnn.fit import check_fit
+    from edgecnn.runtimes.tflm_compat import check_model
     from edgecnn.tflite_model import read_tflite
 
     try:

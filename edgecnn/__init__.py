@@ -22,7 +22,7 @@ _EXPORTS = {
     "build": "build", "BuildResult": "build",
     "flash": "flash",
     "report": "reporting", "compare": "reporting",
-    "bench": "harness", "BenchReport": "harness", "VirtualBoard": "harness",
+    "bench": "harness", "BenchReport": "harness", "HostFirmware": "harness",
     "EdgecnnError": "errors",
 }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import BoardError
 from .resources import resource_dir
+from .runtimes import runtime_names
 
 BOARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 USB_ID = re.compile(r"^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}\Z")
@@ -24,7 +25,6 @@ KNOWN_APIS = {"tflm-2023", "error-reporter-2022"}
 KNOWN_KERNELS = {"reference", "cmsis-nn", "esp-nn"}
 KNOWN_CYCLE_COUNTERS = {"dwt", "ccount", "platform", "none"}
 KNOWN_PROFILERS = {"interface", "none"}
-KNOWN_RUNTIMES = {"tflm", "native"}
 KNOWN_TARGETS = {"device", "emulator"}
 CYCLE_COUNTER_MACROS = {"dwt": "EDGECNN_CYCLES_DWT", "ccount": "EDGECNN_CYCLES_CCOUNT",
                         "platform": "EDGECNN_CYCLES_PLATFORM", "none": "EDGECNN_CYCLES_NONE"}
@@ -57,7 +57,7 @@ class KernelBehaviours:
     """What a board's TFLM library computes differently from current TFLM (the host reference).
 
     ``True`` means the library computes it as the host does; ``False`` makes ``build`` refuse a
-    model that depends on it (see :mod:`edgecnn.compatibility`).
+    model that depends on it (see :mod:`edgecnn.runtimes.tflm_compat`).
     """
 
     per_channel_fully_connected: bool = True   # one scale per output channel of dense weights
@@ -115,7 +115,7 @@ class Board:
     platformio: PlatformIO | None          # None: not a PlatformIO board (the emulator)
     tflm: TflmLibrary | None               # None: the board has no TFLM library pinned
     path: str = ""
-    runtimes: tuple[str, ...] = ("tflm",)   # the runtimes edgecnn can build for this board
+    runtimes: tuple[str, ...] = ("tflm",)   # edgecnn's runtimes for this board, default first
     target: str = "device"                  # what the firmware says it runs on
     # the platform implementation: "arduino" (an Arduino core under PlatformIO), or a folder
     # of firmware/ with start-up code, linker script and edgecnn_platform_*.c
@@ -271,11 +271,12 @@ def parse_board(path: Path) -> Board:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise BoardError(f"{where} cannot be read: {exc}") from None
     top = _Fields(raw, where)
-    runtimes = top.strings("runtimes", ["tflm"])
+    runtimes = top.strings("runtimes", [runtime_names()[0]])
     platform = _checked(top, "platform", top.str("platform", ARDUINO_PLATFORM),
                         re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*\Z"))
     rt = top.sub("runtime")
     safe = lambda f, key: _checked(f, key, f.str(key), _SAFE_VALUE)  # noqa: E731
+    # the board file's [tflm] section pins the TFLM library (data for the TFLM runtime)
     tflm = _tflm(top.sub("tflm"), where, safe) if "tflm" in runtimes else None
     platformio = (_platformio(top.sub("platformio")) if platform == ARDUINO_PLATFORM
                   else None)
@@ -300,10 +301,11 @@ def parse_board(path: Path) -> Board:
         target=top.choice("target", KNOWN_TARGETS, "device"), platform=platform,
         emulator=emulator)
     problems = []
-    unknown = [r for r in board.runtimes if r not in KNOWN_RUNTIMES]
+    known = runtime_names()
+    unknown = [r for r in board.runtimes if r not in known]
     if unknown or not board.runtimes:
         problems.append(f"runtimes {list(board.runtimes)} must name one or more of "
-                        f"{sorted(KNOWN_RUNTIMES)}")
+                        f"{sorted(known)}")
     if not BOARD_NAME.match(board.name) or board.name != path.stem:
         problems.append(f"name {board.name!r} must match the file name and use letters, "
                         "digits, '_', '.', '-'")

@@ -20,7 +20,13 @@ from .analyze import Analysis, analyze
 from .artifacts import TensorSpec, TestVectorSet
 from .boards import Board, load_board
 from .codegen.carray import c_identifier
-from .codegen.context import FirmwareContext, ProtocolContext, model_context, protocol_context
+from .codegen.context import (
+    PROTOCOL_VERSION,
+    FirmwareContext,
+    ProtocolContext,
+    model_context,
+    protocol_context,
+)
 from .codegen.project import (
     Updated,
     check_destination,
@@ -29,11 +35,9 @@ from .codegen.project import (
     write_files,
     write_manifest,
 )
-from .compatibility import Compatibility
 from .errors import FitError, ModelFileError, OptionError
-from .fit import ArenaPlan, FitReport, check_fit, require_fit
+from .fit import FitReport, check_fit, require_fit
 from .fsutil import require_file, staging_dir
-from .harness.protocol import PROTOCOL_VERSION
 from .manifest import (
     ArenaEntry,
     BoardEntry,
@@ -42,12 +46,13 @@ from .manifest import (
     Manifest,
     ModelEntry,
     OpEntry,
+    PartEntry,
     VectorsEntry,
 )
 from .metadata import ModelMeta
 from .mlperf_profiles import mlperf_profile
 from .modelsource import obtain_model
-from .runtimes import Runtime, runtime_for
+from .runtimes import ArenaPlan, Compatibility, Runtime, runtime_for
 from .testvectors import make_test_vectors
 from .tflite_model import TfliteModel, read_tflite
 
@@ -186,17 +191,16 @@ def make_manifest(board: Board, rt: Runtime, m: TfliteModel, io: tuple[TensorSpe
             float_accuracy=meta.float_accuracy if meta else None,
             int8_accuracy=meta.int8_accuracy if meta else None,
             params=analysis.total_params, macs=analysis.total_macs),
-        arena=ArenaEntry(arena.allocated_bytes, arena.device_need_bytes, arena.host_bytes,
-                         arena.host_32bit_bytes, arena.scratch_bytes, arena.margin,
-                         arena.kernels, arena.method),
+        arena=ArenaEntry(arena.allocated_bytes, arena.device_need_bytes,
+                         tuple(PartEntry(p.label, p.bytes) for p in arena.parts),
+                         arena.scratch_bytes, arena.margin, arena.kernels, arena.method),
         firmware=FirmwareEntry(
             wire.name, PROTOCOL_VERSION, rt.name, len(m.operators), op_events, wire.mlperf_model,
             wire.profile.input_format if wire.profile else None,
             wire.profile.result if wire.profile else None,
             wire.db_bytes if wire.profile else None),
         test_vectors=VectorsEntry(len(vectors), vectors.source),
-        tflm=(LibraryEntry(board.tflm.library, board.tflm.version, tuple(board.tflm.lib_deps))
-              if board.tflm and rt.name == "tflm" else LibraryEntry("none", "", ())),
+        tflm=LibraryEntry(*rt.library_entry(board)),
         platformio_platform=board.platformio.platform if board.platformio else "none",
         host_versions={"tflite-micro": pkg("tflite-micro"),
                        "tensorflow": pkg("tensorflow-cpu") or pkg("tensorflow")},

@@ -31,21 +31,11 @@ from . import __version__
 from .data import Dataset
 from .metadata import ModelMeta
 from .tflite_model import read_tflite
+from .userdirs import cache_root
 
-CACHE_ENV = "EDGECNN_CACHE_DIR"
 ENTRY_FILES = ("model.keras", "model.tflite", "model.json", "model.history.json")
 # The modules whose code decides what a given key trains to.
 _RECIPE_MODULES = ("zoo.py", "train.py", "quantize.py", "data.py")
-
-
-def cache_root() -> Path:
-    """``$EDGECNN_CACHE_DIR``, else the platform's user cache directory for edgecnn."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("edgecnn", appauthor=False))
 
 
 def data_fingerprint(ds: Dataset) -> str:

@@ -13,6 +13,7 @@ import click
 from . import __version__
 from .cli_types import FiniteFloat, ImageSize
 from .errors import EdgecnnError, Terminated
+from .runtimes import runtime_names
 
 
 class EdgecnnGroup(click.Group):
@@ -267,22 +268,22 @@ def format_quantize(q) -> str:
               help="The .keras model it came from, for a parameter cross-check.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--board", help="Also check the fit against this board (see `edgecnn boards`).")
-@click.option("--runtime", type=click.Choice(["tflm", "native"]),
-              help="native: also print edgecnn's native runtime's static memory plan (and fit "
-                   "the board with it).")
+@click.option("--runtime", type=click.Choice(runtime_names()),
+              help="Fit the board with this runtime's memory plan, and print the plan where "
+                   "the runtime makes its own (native: its static plan over tensor lifetimes).")
 def analyze_cmd(model, keras_model, as_json, board, runtime):
     """Per-layer parameters, MACs, activations, receptive field, flash and measured arena."""
     from .analyze import analyze, format_table
 
     a = analyze(model, keras_model)
     fit = plan = None
-    if runtime == "native":
+    if runtime:
         from .errors import UnsupportedModelError
-        from .runtimes.native import lower
+        from .runtimes import get_runtime
 
         if a.tflite is None:
-            raise UnsupportedModelError("the native plan needs the .tflite model")
-        plan = lower(a.tflite)
+            raise UnsupportedModelError(f"the {runtime} runtime's plan needs the .tflite model")
+        plan = get_runtime(runtime).describe_plan(a.tflite)
     if board:
         from .boards import load_board
         from .fit import check_fit
@@ -291,20 +292,16 @@ def analyze_cmd(model, keras_model, as_json, board, runtime):
         b = load_board(board)
         fit = check_fit(a, b, runtime_for(b, runtime).plan_memory(a, b) if runtime else None)
     if as_json:
-        from .runtimes.native import plan_summary
-
         d = a.to_dict()
         if plan is not None:
-            d["native_plan"] = plan_summary(plan)
+            d[f"{runtime}_plan"] = plan[0]
         if fit:
             d["fit"] = fit.to_dict()
         click.echo(json.dumps(d, indent=2))
     else:
         click.echo(format_table(a))
         if plan is not None:
-            from .runtimes.native import format_plan
-
-            click.echo("\n" + format_plan(plan))
+            click.echo("\n" + plan[1])
         if fit:
             click.echo("\n" + fit.table())
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from .runtimes import runtime_names
+
 
 def register(main: click.Group) -> None:
     main.add_command(boards_cmd)
@@ -77,7 +79,7 @@ def boards_cmd():
 @click.option("--flash", "then_flash", is_flag=True,
               help="Then build and upload it with PlatformIO (like `edgecnn flash`).")
 @click.option("--port", help="With --flash: the upload port (default: PlatformIO finds it).")
-@click.option("--runtime", type=click.Choice(["tflm", "native"]), default=None,
+@click.option("--runtime", type=click.Choice(runtime_names()), default=None,
               help="Inference runtime (default: the board's first; see `edgecnn boards`).")
 @click.option("--protocol", type=click.Choice(["edgecnn", "mlperf-tiny"]), default="edgecnn",
               show_default=True, help="What the firmware speaks on its serial port: edgecnn's "

@@ -54,7 +54,7 @@ def flash_cmd(project, port, dry_run):
 @click.option("--no-profile", is_flag=True, help="Skip the per-op profile.")
 @click.option("--timeout", default=10.0, show_default=True, type=FiniteFloat(0.1, 3600),
               help="Seconds to wait for each answer.")
-@click.option("--fault", help="Virtual board only: inject faults, e.g. garbage=0.2,drop=7,"
+@click.option("--fault", help="Inject faults on the line to any target, e.g. garbage=0.2,drop=7,"
                               "reset=30,silence=50,vanish=40,corrupt=3.")
 @click.option("--out", type=click.Path(), help="report.json path or folder "
                                                "(default PROJECT/reports/TIME/).")
@@ -179,8 +179,8 @@ def emulate_cmd(project, serial, tflm_library):
     import re
     import time
 
-    from .emulator import Emulator, elf_memory
     from .errors import EdgecnnError
+    from .harness.emulator import Emulator, elf_memory
 
     tcp = re.fullmatch(r"tcp:(\d{1,5})", serial)
     if serial != "pty" and not (tcp and 1 <= int(tcp.group(1)) <= 65535):
@@ -215,17 +215,18 @@ def monitor_cmd(project, port):
 
 @click.command("virtual-board")
 @PROJECT
-@click.option("--fault", help="Inject faults: garbage=P, drop=N, reset=N, silence=N, vanish=N, "
-                              "corrupt=N.")
+@click.option("--fault", help="Inject faults on its line: garbage=P, drop=N, reset=N, "
+                              "silence=N, vanish=N, corrupt=N.")
 def virtual_board_cmd(project, fault):
-    """Serve the device protocol on a pseudo-terminal, running the model on the host."""
-    from .harness import Faults, VirtualBoard
+    """Serve the project's firmware, compiled for this computer, on a pseudo-terminal."""
+    from .harness import Faults, load_project, open_target
 
-    board = VirtualBoard(project, Faults.parse(fault))
+    p = load_project(project)
+    board = open_target(p, "virtual", Faults.parse(fault))
     port = board.start()
     click.echo(port)
-    click.echo(f"virtual board for {board.project.path} (model "
-               f"{board.project.sha256[:12]}…) on {port}; Ctrl-C stops it", err=True)
+    click.echo(f"virtual board for {p.path} (model {p.sha256[:12]}…) on {port}: the project's "
+               f"firmware on this computer; {board.clock}. Ctrl-C stops it", err=True)
     try:
         board.serve_forever()
     except KeyboardInterrupt as exc:

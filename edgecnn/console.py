@@ -31,7 +31,7 @@ def log_path() -> Path:
     or the temporary folder when the cache folder cannot be written."""
     global _log_path
     if _log_path is None:
-        from .cache import cache_root
+        from .userdirs import cache_root
 
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = f"edgecnn-{stamp}-{os.getpid()}.log"

@@ -13,25 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from .boards import Board, list_boards
 from .errors import FitError
-
-
-@dataclass
-class ArenaPlan:
-    host_bytes: int            # TFLM recording allocator on this 64-bit host
-    host_32bit_bytes: int      # the same, with 32-bit struct sizes
-    scratch_bytes: int         # largest optimized-kernel scratch buffer
-    scratch_layer: str
-    device_need_bytes: int     # host_32bit + scratch
-    allocated_bytes: int       # device need + margin, 16-byte multiple
-    margin: float
-    kernels: str
-    method: str = ("device need = host recording-allocator figure with 32-bit struct sizes + "
-                   "the largest scratch buffer the board's optimized kernels request; allocated "
-                   "= need + margin, rounded up to 16 bytes")
-
-    @property
-    def margin_percent(self) -> int:
-        return round(self.margin * 100)
+from .runtimes import ArenaPlan
 
 
 @dataclass
@@ -70,11 +52,7 @@ class FitReport:
             flag = "" if r.ok else f"  OVER by {r.used - r.available:,} B"
             lines.append(f"{r.resource:<28} {r.used:>10,} {r.available:>10,} {pct:>5.1f}%{flag}")
             lines.append(f"  {r.parts}")
-        a = self.arena
-        lines.append(f"arena: {a.allocated_bytes:,} B allocated = device need "
-                     f"{a.device_need_bytes:,}"
-                     f" B (host {a.host_bytes:,} B -> 32-bit {a.host_32bit_bytes:,} B + "
-                     f"{a.kernels} scratch {a.scratch_bytes:,} B) + {a.margin:.0%} margin")
+        lines.append(f"arena: {self.arena.describe()}")
         return "\n".join(lines)
 
     def failure_message(self) -> str:

@@ -23,7 +23,8 @@ from .mlperf_profiles import MlperfProfile, recorded_profile
 
 MANIFEST = "edgecnn.json"
 GENERATOR = "edgecnn"
-SCHEMA = 3      # 3: MLPerf Tiny projects record their benchmark profile
+SCHEMA = 4      # 3: MLPerf Tiny projects record their benchmark profile; 4: the arena plan's
+#                 parts are labelled by the runtime
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,18 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
+class PartEntry:
+    label: str
+    bytes: int
+
+
+@dataclass(frozen=True)
 class ArenaEntry:
+    """The runtime's memory plan (runtimes.ArenaPlan), as the build made it."""
+
     allocated_bytes: int
     device_need_bytes: int
-    host_measured_bytes: int
-    host_32bit_bytes: int
+    parts: tuple[PartEntry, ...]
     kernel_scratch_bytes: int
     margin: float
     kernels: str
@@ -147,7 +155,9 @@ class Manifest:
         return cls(
             edgecnn_version=d["edgecnn_version"], created=d["created"],
             board=BoardEntry(**{**board, "usb_ids": tuple(board["usb_ids"])}),
-            model=model, arena=ArenaEntry(**d["arena"]), firmware=FirmwareEntry(**d["firmware"]),
+            model=model, arena=ArenaEntry(**{**d["arena"], "parts": tuple(
+                PartEntry(**p) for p in d["arena"]["parts"])}),
+            firmware=FirmwareEntry(**d["firmware"]),
             test_vectors=VectorsEntry(**d["test_vectors"]),
             tflm=LibraryEntry(**{**tflm, "lib_deps": tuple(tflm["lib_deps"])}),
             platformio_platform=d["platformio_platform"], host_versions=d["host_versions"],

@@ -34,16 +34,88 @@ REQUIRE_SHARED = os.environ.get("EDGECNN_REQUIRE_SHARED_MODELS") == "1"
 
 
 def shared_model(name: str) -> Path:
-    """An MLPerf Tiny model; tests that need one skip on a clone that lacks them (saying where
-    to put them), and fail in CI, where they must run."""
+    """An MLPerf Tiny model. In CI the reference file (their absence fails there); on a clone
+    without them, a stand-in of the same topology (input, operators in the same order, per-tensor
+    dense weights) made here with untrained weights, so that the tests still run; tests of facts
+    only the reference file has ask ``reference_model``."""
+    path = SHARED_MODELS / name
+    if path.is_file():
+        return path
+    if REQUIRE_SHARED:
+        pytest.fail(_missing(path))
+    return _stand_in(name)
+
+
+def reference_model(name: str) -> Path:
+    """The MLPerf Tiny reference file itself: skip (fail in CI) when it is not here."""
     path = SHARED_MODELS / name
     if not path.is_file():
-        message = (f"{path} is missing: put the MLPerf Tiny reference models "
-                   f"({', '.join(MLPERF_MODELS)}) in ../shared/models beside the repository, "
-                   "or name their folder in EDGECNN_SHARED_MODELS")
         if REQUIRE_SHARED:
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(_missing(path))
+        pytest.skip(_missing(path))
+    return path
+
+
+def is_reference(path: Path) -> bool:
+    return Path(path).parent == SHARED_MODELS
+
+
+def _missing(path: Path) -> str:
+    return (f"{path} is missing: put the MLPerf Tiny reference models "
+            f"({', '.join(MLPERF_MODELS)}) in ../shared/models beside the repository, "
+            "or name their folder in EDGECNN_SHARED_MODELS")
+
+
+_STAND_INS: dict[str, Path] = {}
+
+
+def _stand_in(name: str) -> Path:
+    """Keras models of the reference topologies, converted to full int8 with random
+    calibration data, dense layers re-quantized per tensor as the reference files are."""
+    if name in _STAND_INS:
+        return _STAND_INS[name]
+    from edgecnn.console import import_tensorflow
+    from edgecnn.requantize import per_tensor_dense
+
+    import_tensorflow()
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from edgecnn.zoo import resnet8
+
+    keras.utils.set_random_seed(0)
+    shape = MLPERF_MODELS[name][1][1:]
+    inputs = keras.Input(shape, batch_size=1)     # static: Flatten is one RESHAPE
+    layers = keras.layers
+    if name.startswith("kws"):
+        x = layers.Conv2D(16, (10, 4), strides=2, padding="same", activation="relu")(inputs)
+        for _ in range(2):
+            x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+            x = layers.Conv2D(16, 1, activation="relu")(x)
+        x = layers.AveragePooling2D(pool_size=tuple(x.shape[1:3]))(x)
+        x = layers.Flatten()(x)
+        outputs = layers.Dense(12, activation="softmax")(x)
+    elif name.startswith("pretrainedResnet"):
+        outputs = resnet8(inputs, 10, filters=(8, 16, 32))
+    else:
+        x = inputs
+        for units in (128, 8, 128):
+            x = layers.Dense(units, activation="relu")(x)
+        outputs = layers.Dense(640)(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: (
+        [rng.random((1, *shape), dtype=np.float32)] for _ in range(32))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    data, _ = per_tensor_dense(converter.convert())
+    folder = Path(tempfile.mkdtemp(prefix="edgecnn-stand-ins-"))
+    path = folder / name
+    path.write_bytes(data)
+    _STAND_INS[name] = path
     return path
 
 

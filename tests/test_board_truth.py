@@ -126,7 +126,7 @@ def test_a_recurrent_model_builds_for_both_boards_with_the_libraries_methods(tmp
 
 def test_an_int8_lstm_op_is_registered_with_the_libraries_lstm_method():
     from edgecnn.boards import load_board
-    from edgecnn.compatibility import check_model
+    from edgecnn.runtimes.tflm_compat import check_model
     from edgecnn.tflite_model import OpCode, Operator, Tensor, TfliteModel
 
     lstm = OpCode("UNIDIRECTIONAL_SEQUENCE_LSTM", 1)

@@ -23,7 +23,7 @@ from edgecnn.errors import (
     PortError,
     ProjectError,
 )
-from edgecnn.harness import Faults, VirtualBoard, bench, find_port
+from edgecnn.harness import Faults, HostFirmware, bench, find_port
 from edgecnn.harness.link import port_error
 from edgecnn.harness.protocol import decode_output, infer_command, parse_line
 from edgecnn.harness.records import Profile, Runs
@@ -73,6 +73,12 @@ def test_bench_and_verify_a_built_model_end_to_end(digits_project, tmp_path):
     assert "digits test split" in v.source
     assert report.profile == Profile(False, "the virtual board's host interpreter has no "
                                             "per-op timer")
+    # the virtual board of a TFLM project is the project's firmware, its Invoke() forwarded to
+    # TFLM's host interpreter, and the report says so
+    assert report.device.kernels == "tflm-host-reference"
+    assert "pipe" in report.latency.clock and "host timings" in report.latency.clock
+    assert report.arena.allocated_bytes == json.loads(
+        (digits_project / "edgecnn.json").read_text())["arena"]["allocated_bytes"]
     # the files: JSON Lines as measured, JSON, CSV, Markdown, PNG
     files = report.files
     saved = json.loads(Path(files["json"]).read_text())
@@ -127,9 +133,9 @@ def test_dropped_lines_are_counted_not_invented(kws_project, tmp_path):
 
 
 def test_a_reset_mid_run_is_survived(kws_project, tmp_path):
-    # 8 self-check rows at boot and 8 on request, then the board reboots 10 runs into the bench.
+    # 8 self-check rows on request, then the board reboots 10 runs into the bench.
     report = bench(kws_project, port="virtual", runs=40, out=tmp_path,
-                   faults=Faults.parse("reset=26"), **FAST)
+                   faults=Faults.parse("reset=18"), **FAST)
     assert report.status == "complete"
     assert report.link.resets == 1 and report.runs.segments == 2
     assert report.runs.received == 40
@@ -140,7 +146,7 @@ def test_a_reset_mid_run_is_survived(kws_project, tmp_path):
 def test_silence_stops_with_a_partial_report(kws_project, tmp_path):
     with pytest.raises(DeviceTimeoutError, match="sent nothing for 1 s") as info:
         bench(kws_project, port="virtual", runs=40, out=tmp_path / "p.json",
-              faults=Faults.parse("silence=26"), timeout=1.0, warmup=0)
+              faults=Faults.parse("silence=18"), timeout=1.0, warmup=0)
     assert info.value.report_path == str(tmp_path / "p.json")
     saved = json.loads((tmp_path / "p.json").read_text())
     assert saved["status"] == "partial" and "sent nothing" in saved["error"]
@@ -150,7 +156,7 @@ def test_silence_stops_with_a_partial_report(kws_project, tmp_path):
 
 def test_a_vanishing_port_stops_with_a_partial_report(kws_project, tmp_path):
     with pytest.raises(PortError, match="disappeared"):
-        bench(kws_project, port="virtual", runs=40, out=tmp_path, faults=Faults.parse("vanish=20"),
+        bench(kws_project, port="virtual", runs=40, out=tmp_path, faults=Faults.parse("vanish=12"),
               **FAST)
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["status"] == "partial" and saved["runs"]["received"] <= 4
@@ -166,7 +172,7 @@ def test_the_cli_reports_a_fault_in_one_line_with_the_partial_report(kws_project
 
 
 def test_a_busy_port_is_refused(kws_project, tmp_path):
-    with VirtualBoard(kws_project) as board:
+    with HostFirmware(kws_project) as board:
         holder = serial.Serial(board.port, 115200, exclusive=True)
         try:
             with pytest.raises(PortError, match="is busy"):
@@ -180,7 +186,7 @@ def test_a_busy_port_is_refused(kws_project, tmp_path):
 
 
 def test_a_board_running_another_model_is_refused(kws_project, digits_project, tmp_path):
-    with VirtualBoard(digits_project) as board:
+    with HostFirmware(digits_project) as board:
         with pytest.raises(ModelMismatchError, match="flash it first"):
             bench(kws_project, port=board.port, runs=5, out=tmp_path, **FAST)
 
@@ -225,7 +231,9 @@ def test_the_virtual_board_speaks_the_firmware_protocol(kws_project):
                 return lines
             ident = ask(b"id\n", 5)
             assert ident[0].startswith("edgecnn id version=0.1.0 protocol=3 target=virtual board=nano33ble")
-            assert ident[3] == "edgecnn input shape=1x49x10x1 type=9 scale=0.584702909 zero_point=83"
+            q = json.loads((kws_project / "edgecnn.json").read_text())["model"]["input"]
+            assert ident[3] == (f"edgecnn input shape=1x49x10x1 type=9 scale={q['scale']:.9g} "
+                                f"zero_point={q['zero_point']}")
             assert ask(b"bench 0\n") == ["edgecnn error usage: bench RUNS [WARMUP], 1 <= RUNS <= 100000"]
             assert ask(b"x" * 200 + b"\n") == ["edgecnn error line too long"]
             assert ask(b"infer 12 00000000\n") == ["edgecnn error infer LENGTH must be 490 bytes"]
@@ -328,7 +336,7 @@ def test_every_mismatch_is_counted_when_the_list_is_capped(kws_project, tmp_path
 
 def test_a_virtual_board_opened_by_its_path_is_labelled_virtual(kws_project, tmp_path):
     """The report's source is what the firmware says it runs on, not how the port is named."""
-    with VirtualBoard(kws_project) as board:
+    with HostFirmware(kws_project) as board:
         assert board.port.startswith("/dev/")
         report = bench(kws_project, port=board.port, runs=3, out=tmp_path, **FAST)
     assert report.source == "virtual" and report.device.target == "virtual"
@@ -354,7 +362,7 @@ def test_a_board_behind_a_tcp_socket_is_benched_through_a_pyserial_url(kws_proje
     import socket
     import threading
 
-    with VirtualBoard(kws_project) as board:
+    with HostFirmware(kws_project) as board:
         server = socket.socket()
         server.bind(("127.0.0.1", 0))
         server.listen(1)
@@ -415,14 +423,14 @@ def test_virtual_board_outputs_equal_tflite_s_own_interpreter(kws_project, tmp_p
     """What the virtual board answers to ``infer`` (TFLM's host kernels) equals what TFLite's
     interpreter computes in another process: the verification reference is checked against
     a second one."""
+    from edgecnn.harness import HostFirmware
     from edgecnn.harness.link import SerialLink
     from edgecnn.harness.protocol import decode_output, infer_command
-    from edgecnn.harness.virtual_board import VirtualBoard
 
     rng = np.random.default_rng(7)
     xs = rng.integers(-128, 128, (24, 490)).astype(np.int8)
     got = []
-    with VirtualBoard(kws_project) as board, SerialLink(board.port, 115200) as link:
+    with HostFirmware(kws_project) as board, SerialLink(board.port, 115200) as link:
         link.drain(quiet=0.3, limit=3.0)
         for x in xs:
             link.write(infer_command(x.tobytes()))

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from conftest import shared_model
 
 from edgecnn.build import build
+from edgecnn.harness import HostFirmware
 from edgecnn.harness.bench import bench
 from edgecnn.harness.mlperf import MlperfClient
-from edgecnn.harness.virtual_board import VirtualBoard
 from edgecnn.tflm import HostInterpreter
 
 
@@ -31,7 +31,7 @@ def test_runner_sequence_in_accuracy_mode(project):
     out = manifest["model"]["output"]
     vectors = json.loads((project / "model" / "test_vectors.json").read_text())["vectors"]
     host = HostInterpreter(shared_model("kws_ref_model.tflite").read_bytes())
-    with VirtualBoard(project) as board, serial.Serial(board.port, 115200, timeout=0.05) as port:
+    with HostFirmware(project) as board, serial.Serial(board.port, 115200, timeout=0.05) as port:
         dut = MlperfClient(port, timeout=10)
         dut.drain()
         assert dut.command("name") == ["m-name-dut-[edgecnn-virtual]", "m-ready"]

@@ -190,12 +190,12 @@ def test_db_load_is_sized_by_the_profile(models, tmp_path):
     firmware refuses it; a model whose output is not its input's size cannot be ad01."""
     import serial
 
+    from edgecnn.harness import HostFirmware
     from edgecnn.harness.mlperf import MlperfClient
-    from edgecnn.harness.virtual_board import VirtualBoard
 
     project = build("nano33", models["ad01"], tmp_path / "p", protocol="mlperf-tiny",
                     mlperf_model="ad01").project
-    with VirtualBoard(project) as board, serial.Serial(board.port, 115200, timeout=0.05) as port:
+    with HostFirmware(project) as board, serial.Serial(board.port, 115200, timeout=0.05) as port:
         client = MlperfClient(port, timeout=10)
         client.drain()
         assert client.command("db load 2560") == ["m-[Expecting 2560 bytes]", "m-ready"]

@@ -150,7 +150,7 @@ def _float_edges(s, model):
 
 def test_a_full_integer_model_with_float_edges_is_not_called_hybrid():
     from edgecnn.boards import load_board
-    from edgecnn.compatibility import check_model
+    from edgecnn.runtimes.tflm_compat import check_model
     from edgecnn.tflm import HostInterpreter
 
     data = depthwise_model(_float_edges)

@@ -9,7 +9,6 @@ from typing import Any
 
 from ..artifacts import TensorSpec, TestVectorSet
 from ..boards import Board
-from ..fit import ArenaPlan
 from ..mlperf_profiles import (
     INPUT_AS_SENT,
     INPUT_FLOAT32,
@@ -18,8 +17,12 @@ from ..mlperf_profiles import (
     RESULT_SCORES,
     MlperfProfile,
 )
+from ..runtimes import ArenaPlan
 from .carray import c_identifier
 
+# edgecnn's line protocol as the generated firmware speaks it (EDGECNN_PROTOCOL_VERSION in
+# firmware/edgecnn_protocol.h; the harness checks a board's id line against it)
+PROTOCOL_VERSION = 3
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t"}
 
 
@@ -110,4 +113,12 @@ def comment_safe(text: str) -> str:
     """Text for a // comment: printable ASCII only, no line breaks, no comment terminators."""
     text = re.sub(r"[^\x20-\x7e]", "?", text)
     return text.replace("*/", "* /").replace("\\", "/")[:120]
+
+
+def comment_lines(text: str, width: int = 96) -> list[str]:
+    """Longer text for // comments: made safe as by ``comment_safe``, wrapped into lines."""
+    import textwrap
+
+    safe = re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "* /").replace("\\", "/")
+    return textwrap.wrap(safe[:2000], width) or [""]
 

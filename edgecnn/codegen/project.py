@@ -19,7 +19,7 @@ from ..fsutil import (
 from ..manifest import MANIFEST, Manifest, raw_manifest
 from ..resources import resource_dir
 from .carray import byte_rows, int_rows
-from .context import FirmwareContext, comment_safe
+from .context import FirmwareContext, comment_lines, comment_safe
 
 if TYPE_CHECKING:
     from ..runtimes import Runtime
@@ -43,7 +43,8 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    env.filters.update(byte_rows=byte_rows, int_rows=int_rows, comment_safe=comment_safe)
+    env.filters.update(byte_rows=byte_rows, int_rows=int_rows, comment_safe=comment_safe,
+                       comment_lines=comment_lines)
     return env
 
 

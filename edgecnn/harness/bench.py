@@ -33,6 +33,7 @@ from ..errors import (
     Terminated,
 )
 from ..fsutil import check_writable_outputs
+from ..reporting.bench_report import report_paths, write_reports
 from ..runtimes import get_runtime
 from .link import Identification, SerialLink, open_port
 from .mlperf import WINDOW_S, runs_for_window
@@ -55,8 +56,7 @@ from .records import (
     Verdict,
     Verification,
 )
-from .report import report_paths, write_reports
-from .targets import open_target
+from .targets import Target, open_target
 
 DEFAULT_RUNS = 100      # timed inferences of edgecnn's protocol
 MAX_RESETS = 3          # reboots survived in one run before giving up
@@ -223,7 +223,7 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
         report = BenchReport(port=port, started=_now(), project=_project_summary(project))
         elf = getattr(target, "elf", None)       # a target that built an ELF (the emulator)
         if elf is not None:
-            from ..emulator import elf_memory
+            from .emulator import elf_memory
 
             mem = elf_memory(elf)
             report.memory = FirmwareMemory(mem.text, mem.rodata, mem.data, mem.bss, str(elf))
@@ -249,7 +249,7 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
             link.run()
             report.status = "complete"
             return report
-        run = _Run(project, link, rows, report, progress)
+        run = _Run(project, target, link, rows, report, progress)
         run.connect()
         run.selfcheck()
         run.bench(runs or DEFAULT_RUNS, warmup)
@@ -300,9 +300,10 @@ def bench(project: str | Path | Project, *, port: str | None = None, runs: int |
 
 
 class _Run:
-    def __init__(self, project: Project, link: SerialLink, rows: _Rows, report: BenchReport,
-                 progress):
+    def __init__(self, project: Project, target: Target, link: SerialLink, rows: _Rows,
+                 report: BenchReport, progress):
         self.project, self.link, self.rows, self.report = project, link, rows, report
+        self.target = target
         self.progress = progress
         self.ident: Identification | None = None
 
@@ -318,11 +319,7 @@ class _Run:
             allocated_bytes=self.ident.arena_allocated, used_bytes=self.ident.arena_used,
             headroom_bytes=self.ident.arena_allocated - self.ident.arena_used,
             planned_need_bytes=self.project.manifest.arena.device_need_bytes,
-            source=("the firmware's static memory plan (native runtime)"
-                    if self.project.manifest.firmware.runtime == "native" else
-                    "virtual: host TFLM recording allocator, corrected to 32-bit, from the "
-                    "build" if self.ident.virtual
-                    else "device: interpreter->arena_used_bytes()"))
+            source=self.target.arena)
         self.rows.write("identification", **self.ident.to_dict())
 
     def _check_identity(self, ident: Identification) -> None:
@@ -451,9 +448,7 @@ class _Run:
             us=Stats.of(self.report.samples_us),
             cycles=Stats.of(self.report.samples_cycles) if cycles_ok else None,
             cycles_unavailable=why, source=self.report.source,
-            clock=("host wall clock (time.perf_counter_ns) around TFLM's Invoke()"
-                   if self.report.source == "virtual" else
-                   "the platform's µs clock and the cycle counter around one inference"))
+            clock=self.target.clock)
         self.report.runs = Runs(requested, len(order), lost, segments, warmup)
 
     def profile(self) -> None:

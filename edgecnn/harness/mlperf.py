@@ -1,8 +1,8 @@
 """The MLPerf Tiny device-under-test protocol, as MLCommons defines it in ``mlcommons/tiny``
 (``benchmark/api/internally_implemented.cpp``, ``submitter_implemented.h``; driven by
-``benchmark/runner/``): the Python side of ``firmware/edgecnn_mlperf.cpp``.
+``benchmark/runner/``): the host side of ``firmware/edgecnn_mlperf.cpp``, which is the one
+device side on every target (the virtual board runs it compiled for this computer).
 
-- :class:`MlperfDut` answers commands as the firmware does (the virtual board serves it);
 - :class:`MlperfClient` drives a DUT as the runner's ``device_under_test.py`` does
   (``COMMAND%`` out, lines in until ``m-ready``; ``db`` payloads 31 bytes a command);
 - :func:`mlperf_session` is the runner's performance mode that ``edgecnn bench`` runs on an
@@ -12,9 +12,9 @@
   reference (:mod:`edgecnn.harness.mlperf_dataset` is the accuracy mode).
 
 Example:
-    >>> dut = MlperfDut(lambda x: x, spec, spec, mlperf_profile("kws01"))   # doctest: +SKIP
-    >>> dut.handle("db load 490")                                            # doctest: +SKIP
-    ['m-[Expecting 490 bytes]', 'm-ready']
+    >>> client = MlperfClient(serial.Serial(port, 115200, timeout=0.05))   # doctest: +SKIP
+    >>> client.command("name")                                              # doctest: +SKIP
+    ['m-name-dut-[dut]', 'm-ready']
 """
 from __future__ import annotations
 
@@ -22,15 +22,12 @@ import math
 import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from ..artifacts import TensorSpec
 from ..errors import DeviceTimeoutError, ProtocolError
-from ..mlperf_profiles import MlperfProfile, format_results
+from ..mlperf_profiles import format_results
 from .protocol import MAX_LINE_BYTES, MAX_SKIPPED_LINES
 
 # Same values as firmware/edgecnn_mlperf.h (tests/test_protocol_agreement.py compares them).
@@ -46,147 +43,6 @@ DB_BYTES_PER_COMMAND = 31
 WINDOWS = 5            # the runner's performance mode: "loop 5", median throughput
 WINDOW_S = 10.0        # the shortest window a valid performance run may have (seconds)
 CALIBRATION_US = 50_000.0   # a first measurement lasts at least this long on the DUT's clock
-
-
-class MlperfDut:
-    """The DUT side: one command (without its '%') in, the answer lines out. ``invoke`` takes
-    the input tensor's bytes and returns the output tensor's; the benchmark's ``profile``
-    turns the ``db`` bytes into the input and the output into ``m-results``."""
-
-    def __init__(self, invoke: Callable[[bytes], bytes], input_spec: TensorSpec,
-                 output: TensorSpec, profile: MlperfProfile, vendor: str = VENDOR,
-                 clock_us: Callable[[], int] = lambda: time.monotonic_ns() // 1000):
-        self.invoke, self.input_spec, self.output = invoke, input_spec, output
-        self.profile, self.vendor, self.clock_us = profile, vendor, clock_us
-        self.model = profile.model
-        self.input_bytes = profile.db_bytes(input_spec)
-        self.buffer = bytearray(self.input_bytes)
-        self.expected = self.loaded = 0
-        self.last_output: bytes | None = None
-        self._staged = b""
-        self._command = bytearray()
-        self._overflowed = False
-
-    def boot(self) -> list[str]:
-        return ["m-timestamp-mode-performance", self._timestamp(), "m-init-done", READY]
-
-    def _timestamp(self) -> str:
-        return f"m-lap-us-{self.clock_us() % 2**32}"
-
-    def _results(self) -> str:
-        out = self.last_output if self.last_output is not None else bytes(self.output.nbytes)
-        values = np.frombuffer(out, dtype=np.dtype(self.output.dtype))
-        return format_results(self.profile.results(values, self.output, bytes(self.buffer)))
-
-    def feed(self, data: bytes) -> list[str]:
-        """Bytes from the wire in, answer lines out: '%' ends a command; line endings and NULs
-        are not command text; a command longer than CMD_SIZE is refused whole."""
-        lines: list[str] = []
-        for byte in data:
-            if byte == ord(TERMINATOR):
-                if self._overflowed:
-                    lines += [f"e-[Command longer than {CMD_SIZE} characters]", READY]
-                else:
-                    lines += self.handle(self._command.decode("ascii", errors="replace"))
-                self._command.clear()
-                self._overflowed = False
-            elif byte in (0x0A, 0x0D, 0x00):
-                continue
-            elif len(self._command) >= CMD_SIZE:
-                self._overflowed = True
-            else:
-                self._command.append(byte)
-        return lines
-
-    def handle(self, command: str) -> list[str]:
-        words = command.split()
-        lines: list[str] = []
-        if not words:
-            pass
-        elif words[0] == "name":
-            lines.append(f"m-name-{DEVICE_NAME}-[{self.vendor}]")
-        elif words[0] == "timestamp":
-            lines.append(self._timestamp())
-        elif words[0] == "profile":
-            lines += [f"m-profile-[{FW_VERSION}]", f"m-model-[{self.model}]"]
-        elif words[0] == "help":
-            lines += [FW_VERSION, "", "help name profile timestamp db infer results"]
-        elif words[0] == "db":
-            lines += self._db(words)
-        elif words[0] == "infer":
-            lines += self._infer(words)
-        elif words[0] == "results":
-            lines.append(self._results())
-        else:
-            lines.append(f"e-[Unknown command: {words[0]}]")
-        return [*lines, READY]
-
-    def _db(self, words: list[str]) -> list[str]:
-        if len(words) < 2:
-            return ["e-[Command 'db' requires a subcommand]"]
-        if words[1] == "load":
-            if len(words) < 3:
-                return ["e-[Command 'db load' requires the # of bytes]"]
-            n = _int_token(words[2])
-            if n is None or n <= 0:
-                return ["e-[Command 'db load' must be >0 bytes]"]
-            if n > self.input_bytes:
-                self.expected = self.loaded = 0
-                return [f"e-[Supplied buffer size {n} exceeds maximum of {self.input_bytes}]"]
-            self.expected, self.loaded = n, 0
-            return [f"m-[Expecting {n} bytes]"]
-        if words[1] == "print":
-            data = self.buffer[:self.loaded]
-            return ["m-buffer-" + "-".join(f"{b:02x}" for b in data[i:i + 8])
-                    for i in range(0, len(data), 8)]
-        digits = words[1]
-        if len(digits) % 2:
-            return ["e-[Insufficient number of hex digits]"]
-        if self.expected == 0 or self.loaded >= self.expected:
-            return ["e-[No bytes expected: send db load N first]"]
-        for i in range(0, len(digits), 2):
-            pair = digits[i:i + 2]
-            if not re.fullmatch(r"[0-9a-fA-F]{2}", pair):
-                return [f"e-[Invalid hex digit '{pair}']"]
-            self.buffer[self.loaded] = int(pair, 16)
-            self.loaded += 1
-            if self.loaded == self.expected:
-                if self.loaded == self.input_bytes:
-                    self._staged = self.profile.to_input(bytes(self.buffer),
-                                                         self.input_spec).tobytes()
-                return ["m-load-done"]
-        return []
-
-    def _infer(self, words: list[str]) -> list[str]:
-        runs, warmup = 1, DEFAULT_WARMUP
-        if len(words) > 1:
-            parsed = _int_token(words[1])
-            if parsed is None or parsed <= 0:
-                return ["e-[Inference iterations must be >0]"]
-            runs = parsed
-        if len(words) > 2:
-            parsed = _int_token(words[2])
-            if parsed is None or parsed < 0:
-                return ["e-[Inference warmup must be >=0]"]
-            warmup = parsed
-        if self.expected != self.input_bytes or self.loaded != self.expected:
-            n = self.input_bytes
-            return [f"e-[Load the {n} input bytes first: db load {n}, then db HEX...]"]
-        lines = [f"m-warmup-start-{warmup}"]
-        for _ in range(warmup):
-            self.last_output = self.invoke(self._staged)
-        lines += ["m-warmup-done", f"m-infer-start-{runs}", self._timestamp()]
-        for _ in range(runs):
-            self.last_output = self.invoke(self._staged)
-        lines += [self._timestamp(), "m-infer-done", self._results()]
-        return lines
-
-
-def _int_token(token: str) -> int | None:
-    """A decimal as the firmware reads it (optional sign, digits only), saturated to int32."""
-    if not re.fullmatch(r"[+-]?\d+", token):
-        return None
-    return max(-(2**31 - 1), min(2**31 - 1, int(token)))
 
 
 class MlperfClient:
@@ -381,5 +237,5 @@ def mlperf_session(client: MlperfClient, input_data: bytes, expected: Sequence[f
                          client.transcript)
 
 
-__all__ = ["MlperfClient", "MlperfDut", "MlperfSession", "InferWindow", "identify",
+__all__ = ["MlperfClient", "MlperfSession", "InferWindow", "identify",
            "mlperf_session", "runs_for_window", "measure_inference_us", "format_results"]

@@ -1,9 +1,12 @@
 """Targets: what a bench talks to. Each supplies a byte stream the harness opens as a pyserial
-port or URL, and is started and stopped around the run. A board on a serial port (found by its
-USB VID:PID when no port is given), the virtual board (the project's model in the host TFLM
-interpreter behind a pseudo-terminal), and anything reachable by a pyserial URL
-(``socket://host:port``: an emulator's TCP UART). What the firmware behind the stream runs on
-is never inferred from the target: the firmware says it (``target=`` in its ``id`` line).
+port or URL, is started and stopped around the run, and says what it is: its ``kind``
+("device", "virtual", "emulator"), what its ``clock`` times and what its ``arena`` figure
+means; reports take their labels from these and from the firmware's own ``id`` line. Every
+target runs the firmware's own code: a board on a serial port (found by its USB VID:PID when
+no port is given), the virtual board (the project's firmware compiled for this computer,
+``hostfirmware.py``), the emulated Cortex-M4 (``emulator.py``), or anything reachable by a
+pyserial URL (``socket://host:port``). Injected faults put a faulty line (``faults.py``)
+between the harness and any of them.
 
 Example:
     >>> t = open_target(project, "virtual")        # doctest: +SKIP
@@ -13,12 +16,24 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..errors import EdgecnnError
+from .faults import FaultProxy, Faults
 from .project import Project
 
 
 class Target(Protocol):
     """Something that runs the firmware and exposes its serial line."""
+
+    @property
+    def kind(self) -> str:
+        """"device", "virtual" or "emulator"."""
+
+    @property
+    def clock(self) -> str:
+        """What the latency figures time."""
+
+    @property
+    def arena(self) -> str:
+        """What the firmware's arena "used" figure is."""
 
     def start(self) -> str:
         """Make the line available; return the pyserial port name or URL to open."""
@@ -30,8 +45,14 @@ class Target(Protocol):
 class SerialBoard:
     """A board on a serial port (or pyserial URL); found by its USB VID:PID if none is given."""
 
+    kind = "device"
+    clock = "the board's µs clock and cycle counter around one inference"
+
     def __init__(self, project: Project, port: str | None = None):
+        from ..runtimes import get_runtime
+
         self.project, self.port = project, port
+        self.arena = get_runtime(project.manifest.firmware.runtime).arena_figure
 
     def start(self) -> str:
         if self.port is None:
@@ -45,41 +66,20 @@ class SerialBoard:
         pass
 
 
-class VirtualTarget:
-    """The virtual board on a pseudo-terminal, with optional injected faults."""
-
-    def __init__(self, project: Project, faults=None):
-        from .virtual_board import VirtualBoard
-
-        self.board = VirtualBoard(project, faults)
-
-    def start(self) -> str:
-        return self.board.start()
-
-    def stop(self) -> None:
-        self.board.stop()
-
-
-def open_target(project: Project, port: str | None, faults=None) -> Target:
-    """The target ``--port`` names: ``virtual``, a port or URL, or None (find the board).
-
-    The virtual board of a native-runtime project is the project's own firmware compiled for
-    this computer (``hostfirmware.py``); of a TFLM project (whose library cannot be compiled
-    here), the Python virtual board with TFLM's host interpreter. Injected faults need the
-    latter."""
+def open_target(project: Project, port: str | None, faults: Faults | None = None) -> Target:
+    """The target ``--port`` names: ``virtual``, ``emulator``, a port or URL, or None (find the
+    board); with ``faults``, seen through a faulty line."""
+    target: Target
     if port == "emulator":
-        if faults is not None:
-            raise EdgecnnError("faults can only be injected into the virtual board "
-                               "(--port virtual)")
-        from ..emulator import Emulator
+        from .emulator import Emulator
 
-        return Emulator(project)
-    if port == "virtual" and project.manifest.firmware.runtime == "native" and faults is None:
+        target = Emulator(project)
+    elif port == "virtual":
         from .hostfirmware import HostFirmware
 
-        return HostFirmware(project)
-    if port == "virtual":
-        return VirtualTarget(project, faults)
-    if faults is not None:
-        raise EdgecnnError("faults can only be injected into the virtual board (--port virtual)")
-    return SerialBoard(project, port)
+        target = HostFirmware(project)
+    else:
+        target = SerialBoard(project, port)
+    if faults:
+        return FaultProxy(target, faults, project.manifest.board.baud)
+    return target

@@ -105,7 +105,7 @@ def report(model: str | Path, *, tflite: str | Path | None = None, board: str | 
         _check_same_model(keras_model, model_path, tflite_path)
     saved_bench = None
     if bench:
-        from ..harness.report import load_bench_report
+        from .bench_report import load_bench_report
 
         saved_bench = load_bench_report(bench)
         _check_bench_model(saved_bench, Path(bench), tflite_path)

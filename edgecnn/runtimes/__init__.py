@@ -7,52 +7,31 @@ board's outputs are verified against. Boards list the runtimes they support (``r
 ``boards/*.toml``). Today: TFLite Micro (:mod:`edgecnn.runtimes.tflm`) and edgecnn's own C
 runtime (:mod:`edgecnn.runtimes.native`).
 
-A new runtime is a module here with a class like :class:`TflmRuntime`, registered in
-``RUNTIMES``, and its C sources in ``firmware/``.
+A new runtime is a module here with a class like ``tflm.TflmRuntime``, registered in
+``RUNTIMES`` (by module and class name: the registry imports an implementation only when it is
+used, so that listing the names costs nothing), and its C sources in ``firmware/``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+import importlib
+from typing import TYPE_CHECKING
 
 from ..errors import BoardError
+from .base import (
+    ArenaPlan,
+    Compatibility,
+    Difference,
+    HostBuild,
+    PlanPart,
+    Reference,
+    Runtime,
+)
 
 if TYPE_CHECKING:
-    from ..analyze import Analysis
     from ..boards import Board
-    from ..compatibility import Compatibility
-    from ..fit import ArenaPlan
-    from ..tflite_model import TfliteModel
 
-
-class Reference(Protocol):
-    """Computes on the host what the board must compute, bit for bit."""
-
-    def run(self, x: Any) -> Any: ...
-
-
-class Runtime(Protocol):
-    name: str
-    title: str
-
-    def check(self, model: TfliteModel, board: Board, force: bool = False) -> Compatibility:
-        """Refuse (``CompatibilityError``) a model this runtime cannot run on ``board``."""
-        ...
-
-    def plan_memory(self, analysis: Analysis, board: Board) -> ArenaPlan: ...
-
-    def firmware_sources(self, board: Board) -> tuple[str, ...]:
-        """Files of ``firmware/`` that implement ``edgecnn_runtime.h`` for this runtime."""
-        ...
-
-    def template_context(self, board: Board, analysis: Analysis) -> Any:
-        """What this runtime's generated headers hold (the ``runtime`` template variable)."""
-        ...
-
-    def generated_files(self) -> tuple[tuple[str, str], ...]:
-        """(template, project path) of the headers this runtime's sources include."""
-        ...
-
-    def reference(self, model_bytes: bytes) -> Reference: ...
+__all__ = ["ArenaPlan", "PlanPart", "Compatibility", "Difference", "HostBuild", "Reference",
+           "Runtime", "RUNTIMES", "get_runtime", "runtime_for", "runtime_names"]
 
 
 def runtime_names() -> tuple[str, ...]:
@@ -60,11 +39,11 @@ def runtime_names() -> tuple[str, ...]:
 
 
 def get_runtime(name: str) -> Runtime:
-    try:
-        return RUNTIMES[name]()
-    except KeyError:
-        raise BoardError(f"unknown runtime {name!r}; edgecnn has: "
-                         f"{', '.join(RUNTIMES)}") from None
+    if name not in RUNTIMES:
+        raise BoardError(f"unknown runtime {name!r}; edgecnn has: {', '.join(RUNTIMES)}")
+    module, cls = RUNTIMES[name]
+    runtime: Runtime = getattr(importlib.import_module(f".{module}", __name__), cls)()
+    return runtime
 
 
 def runtime_for(board: Board, name: str | None = None) -> Runtime:
@@ -76,7 +55,6 @@ def runtime_for(board: Board, name: str | None = None) -> Runtime:
     return get_runtime(name)
 
 
-from .native import NativeRuntime  # noqa: E402  (the registry names the implementations)
-from .tflm import TflmRuntime  # noqa: E402
-
-RUNTIMES: dict[str, type] = {"tflm": TflmRuntime, "native": NativeRuntime}
+# name -> (module in this package, class): the first is a board file's default
+RUNTIMES: dict[str, tuple[str, str]] = {"tflm": ("tflm", "TflmRuntime"),
+                                        "native": ("native", "NativeRuntime")}

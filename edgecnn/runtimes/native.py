@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..boards import Board
 from ..errors import UnsupportedModelError
-from ..fit import ArenaPlan
 from ..tflite_model import Operator, Tensor, TfliteModel
+from .base import ArenaPlan, HostBuild, PlanPart
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
              "MAX_POOL_2D", "ADD", "MUL", "SOFTMAX", "RESHAPE", "RESIZE_BILINEAR",
@@ -514,6 +517,7 @@ class NativeContext:
 class NativeRuntime:
     name = "native"
     title = "edgecnn native C runtime"
+    arena_figure = "the firmware's static memory plan (native runtime)"
 
     def __init__(self) -> None:
         self._plans: dict[str, NativePlan] = {}   # by model SHA-256: a build lowers once
@@ -524,18 +528,19 @@ class NativeRuntime:
         return self._plans[model.sha256]
 
     def check(self, model: TfliteModel, board: Board, force: bool = False):
-        from ..compatibility import Compatibility
+        from .base import Compatibility
 
         self.lowered(model)      # raises UnsupportedModelError naming what is missing
         return Compatibility(board.name, self.title)
 
     def plan_memory(self, analysis, board: Board) -> ArenaPlan:
         plan = self._plan(analysis)
-        return ArenaPlan(host_bytes=plan.arena_bytes, host_32bit_bytes=plan.arena_bytes,
+        return ArenaPlan(device_need_bytes=plan.total_bytes,
+                         allocated_bytes=max(ALIGN, plan.total_bytes),
+                         parts=(PlanPart("tensors (static plan)", plan.arena_bytes),
+                                PlanPart("kernel scratch", plan.scratch_bytes)),
                          scratch_bytes=plan.scratch_bytes, scratch_layer=plan.scratch_layer,
-                         device_need_bytes=plan.total_bytes,
-                         allocated_bytes=max(ALIGN, plan.total_bytes), margin=0.0,
-                         kernels="edgecnn-c99",
+                         margin=0.0, kernels="edgecnn-c99",
                          method="static plan over tensor lifetimes (greedy first fit, largest "
                                 "first, RESHAPE in place) + the largest kernel window buffer: "
                                 "the exact bytes the firmware uses")
@@ -565,3 +570,22 @@ class NativeRuntime:
         from ..tflm import HostInterpreter
 
         return HostInterpreter(model_bytes)
+
+    def cross_build(self, project, cpu: list[str], build, library=None
+                    ) -> tuple[list[str], list[str]]:
+        return [], []         # the runtime is the project's own sources
+
+    def library_entry(self, board: Board) -> tuple[str, str, tuple[str, ...]]:
+        return "none", "", ()
+
+    def describe_plan(self, model: TfliteModel) -> tuple[dict, str]:
+        """The static memory plan as JSON and as the table `analyze --runtime native` prints."""
+        plan = self.lowered(model)
+        return plan_summary(plan), format_plan(plan)
+
+    def host_build(self, project) -> HostBuild:
+        return HostBuild(
+            kernels="edgecnn-c99",
+            clock="host CLOCK_MONOTONIC around the native runtime's invoke (the firmware's own "
+                  "C compiled for this computer): host timings, not the board's",
+            arena=self.arena_figure)

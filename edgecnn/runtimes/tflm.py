@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..boards import Board, TflmLibrary
-from ..errors import BoardError
-from ..fit import ArenaPlan
+from .base import ArenaPlan, HostBuild, PlanPart
+from .tflm_library import library
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 # On top of the derived device need, which is itself an upper bound (see plan_arena); the
 # harness reports the real figure from the board.
@@ -39,20 +42,13 @@ class TflmContext:
     embeds_flatbuffer: bool = True   # the interpreter reads the .tflite from flash
 
 
-def library(board: Board) -> TflmLibrary:
-    """The board's pinned TFLM library (``BoardError`` when its file pins none)."""
-    if board.tflm is None:
-        raise BoardError(f"{board.name} pins no TFLM library (no [tflm] in its board file); "
-                         f"build with --runtime {board.runtimes[0]}")
-    return board.tflm
-
-
 class TflmRuntime:
     name = "tflm"
     title = "TensorFlow Lite Micro"
+    arena_figure = "device: interpreter->arena_used_bytes()"
 
     def check(self, model, board: Board, force: bool = False):
-        from ..compatibility import check_model
+        from .tflm_compat import check_model
 
         return check_model(model, board, force=force)
 
@@ -78,6 +74,38 @@ class TflmRuntime:
         from ..tflm import HostInterpreter
 
         return HostInterpreter(model_bytes)
+
+    def cross_build(self, project, cpu: list[str], build, library=None
+                    ) -> tuple[list[str], list[str]]:
+        """(libraries, compiler flags) the firmware links with on a bare-metal target: the
+        board's TFLM library, compiled from the user's checkout (``library``)."""
+        from .tflm_library import find_tflm_library, tflm_archive, tflm_includes
+
+        src = find_tflm_library(project, library)
+        return [str(tflm_archive(src, cpu, build))], tflm_includes(src)
+
+    def library_entry(self, board: Board) -> tuple[str, str, tuple[str, ...]]:
+        """(name, version, PlatformIO lib_deps) of the library the firmware is built with."""
+        lib = library(board)
+        return lib.library, lib.version, tuple(lib.lib_deps)
+
+    def describe_plan(self, model) -> None:
+        """TFLM plans at run time (its allocator); `analyze` measures that arena itself."""
+        return None
+
+    def host_build(self, project) -> HostBuild:
+        """The board's TFLM library cannot be compiled here: the firmware's Invoke() goes
+        through a pipe to TFLM's host interpreter (``runtimes/tflm_bridge.py``)."""
+        import sys
+
+        return HostBuild(
+            kernels="tflm-host-reference",
+            clock="host CLOCK_MONOTONIC around the firmware's Invoke(), which a pipe forwards "
+                  "to TFLM's host interpreter (tflite-micro): host timings, not the board's",
+            arena="virtual: host TFLM recording allocator, corrected to 32-bit, from the build",
+            sources=("edgecnn_runtime_tflm_bridge.cpp",),
+            helper=(sys.executable, "-m", "edgecnn.runtimes.tflm_bridge",
+                    str(project.path / "model" / "model.tflite")))
 
 
 def kernel_scratch_bytes(layer, kernels: str) -> int:
@@ -112,6 +140,14 @@ def plan_arena(analysis, board: Board, margin: float = ARENA_MARGIN) -> ArenaPla
     biggest, where = max(scratch, default=(0, ""))
     need = analysis.arena.device_32bit + biggest
     allocated = int(math.ceil(need * (1 + margin) / 16.0)) * 16
-    return ArenaPlan(analysis.arena.host.total, analysis.arena.device_32bit, biggest,
-                     where.split(";")[0] if biggest else "", need, allocated, margin,
-                     library(board).kernels)
+    kernels = library(board).kernels
+    return ArenaPlan(
+        device_need_bytes=need, allocated_bytes=allocated,
+        parts=(PlanPart(f"TFLM recording allocator with 32-bit structs (this host: "
+                        f"{analysis.arena.host.total:,} B)", analysis.arena.device_32bit),
+               PlanPart(f"{kernels} scratch", biggest)),
+        scratch_bytes=biggest, scratch_layer=where.split(";")[0] if biggest else "",
+        margin=margin, kernels=kernels,
+        method="device need = TFLM's recording allocator run on this host with 32-bit struct "
+               "sizes + the largest scratch buffer the board's optimized kernels request; "
+               "allocated = need + margin, rounded up to 16 bytes")

@@ -6,9 +6,12 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..fsutil import atomic_write_bytes, atomic_write_text
-from .records import BenchReport
+
+if TYPE_CHECKING:
+    from ..harness.records import BenchReport
 
 
 def report_paths(out_json: Path) -> dict[str, Path]:
@@ -57,7 +60,7 @@ def _fmt(value, digits=0) -> str:
 
 def markdown(report: BenchReport) -> str:
     """report.md: the bench's sections, rendered by the page templates every report uses."""
-    from ..reporting.page import Figure, Section, Table, render
+    from .page import Figure, Section, Table, render
 
     p, d = report.project, report.device
     label = {"virtual": "VIRTUAL BOARD (host timings, not a microcontroller)",
@@ -173,7 +176,7 @@ def _plots(report: BenchReport, paths: dict[str, Path]) -> dict:
     """PNG plots (the report module's matplotlib figures); returns the files written."""
     if not report.samples_us and not (report.profile and report.profile.available):
         return {}
-    from ..reporting import figures as F
+    from . import figures as F
 
     written = {}
     tag = " (virtual board: host timings)" if report.source == "virtual" else ""

@@ -13,21 +13,19 @@ Example:
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .boards import load_board
-from .errors import EdgecnnError
-from .harness.project import Project, load_project
-from .processes import spawn
-from .toolchain import build_program, find_tool, run_tool
+from ..boards import load_board
+from ..errors import EdgecnnError
+from ..processes import spawn
+from ..runtimes import get_runtime
+from ..toolchain import build_program, find_tool
+from .project import Project, load_project
 
 BUILD_DIR = ".edgecnn-emulator"
 CC, CXX, SIZE = "arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size"
@@ -61,99 +59,10 @@ def _emulated(project: Project):
     return board
 
 
-TFLM_LIBRARY_ENV = "EDGECNN_TFLM_LIBRARY"
-# Sources of the Arduino TFLM library a bare-metal build leaves out: the Arduino glue (its
-# DebugLog writes to Serial; the firmware's platform provides DebugLog) and test helpers.
-TFLM_SKIP = ("system_setup.cpp", "micro_time.cpp", "debug_log.cpp", "test_helper",
-             "mock_micro_graph", "fake_micro_context", "/examples/", "test_over_serial",
-             "peripherals")
-
-
-def find_tflm_library(project: Project, given: str | Path | None = None) -> Path:
-    """The TFLM library's ``src/`` folder: ``given``, $EDGECNN_TFLM_LIBRARY, or what
-    ``pio pkg install -d DIR`` put in ``DIR/.pio/libdeps/ENV/``."""
-    candidates = [Path(given)] if given else []
-    if os.environ.get(TFLM_LIBRARY_ENV):
-        candidates.append(Path(os.environ[TFLM_LIBRARY_ENV]))
-    candidates += sorted((project.path / ".pio" / "libdeps").glob("*/*"))
-    for c in candidates:
-        for src in (c / "src", c):
-            if (src / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
-                return src
-    deps = project.manifest.tflm.lib_deps
-    raise EdgecnnError("this project runs TensorFlow Lite Micro, whose sources edgecnn does "
-                       f"not ship: pass --tflm-library PATH (a checkout of "
-                       f"{deps[0] if deps else 'the library'}), set ${TFLM_LIBRARY_ENV}, or run "
-                       f"`pio pkg install -d {project.path}`")
-
-
-def _tflm_includes(src: Path) -> list[str]:
-    """Include folders and the defines the library is built with (ARDUINO, as PlatformIO
-    builds it for the Nano: its headers choose the CMSIS-NN kernel variants by it)."""
-    third = src / "third_party"
-    folders = [src, third / "flatbuffers" / "include", third / "gemmlowp", third / "ruy",
-               third / "cmsis_nn", third / "cmsis_nn" / "Include",
-               third / "cmsis" / "CMSIS" / "Core" / "Include", third / "cmsis"]
-    return ["-DARDUINO", *(flag for f in folders if f.is_dir() for flag in ("-isystem", str(f)))]
-
-
-def _tflm_archive(src: Path, cpu: list[str], build: Path) -> Path:
-    """The library compiled once for this CPU and kept in edgecnn's cache (keyed by its
-    sources' paths, sizes and times and the flags), else in the project's build folder."""
-    from .cache import cache_root
-
-    sources = sorted(p for p in src.rglob("*") if p.suffix in (".c", ".cc", ".cpp")
-                     and not any(s in p.as_posix() for s in TFLM_SKIP))
-    flags = [*cpu, "-O2", "-ffunction-sections", "-fdata-sections", *_tflm_includes(src)]
-    digest = hashlib.sha256(" ".join(flags).encode())
-    for f in sources:
-        st = f.stat()
-        digest.update(f"{f}:{st.st_size}:{st.st_mtime_ns};".encode())
-    name = f"libtflm-{digest.hexdigest()[:16]}.a"
-    folder = cache_root() / "tflm-libraries"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        folder = build
-    archive = folder / name
-    if archive.is_file():
-        return archive
-    objdir = folder / f"{name}.{os.getpid()}.objects"
-    objdir.mkdir(parents=True, exist_ok=True)
-    cc = find_tool(CC, "gcc-arm-none-eabi")
-    cxx = find_tool(CXX, "libstdc++-arm-none-eabi-newlib")
-    procs, objects = [], []
-    for i, s in enumerate(sources):
-        obj = objdir / f"{i:04d}_{s.stem}.o"
-        objects.append(str(obj))
-        cmd = ([cc, "-std=gnu11", *flags] if s.suffix == ".c" else
-               [cxx, "-std=gnu++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
-                "-Wno-psabi", *flags])
-        procs.append(subprocess.Popen([*cmd, "-c", str(s), "-o", str(obj)],
-                                      stderr=subprocess.PIPE, text=True))
-        if len(procs) >= (os.cpu_count() or 2):
-            _wait(procs.pop(0), "compiling the TFLM library")
-    for proc in procs:
-        _wait(proc, "compiling the TFLM library")
-    tmp = archive.with_suffix(f".{os.getpid()}.tmp")
-    run_tool([find_tool("arm-none-eabi-ar", "binutils-arm-none-eabi"), "rcs", str(tmp), *objects],
-         "archiving the TFLM library")
-    os.replace(tmp, archive)
-    shutil.rmtree(objdir, ignore_errors=True)
-    return archive
-
-
-def _wait(proc: Any, what: str) -> None:
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        lines = [x for x in err.splitlines() if "error" in x]
-        raise EdgecnnError(f"{what} for the emulator failed: {(lines or [''])[0][:300]}")
-
-
 def build_elf(project: str | Path | Project, tflm_library: str | Path | None = None) -> Path:
     """Compile and link the project for its emulated board; return the ELF (rebuilt only when
-    a source changed). A TFLM project also needs the library's sources (``tflm_library``,
-    see :func:`find_tflm_library`)."""
+    a source changed). A runtime whose library edgecnn does not ship (TFLM) also needs its
+    sources (``tflm_library``; see the runtime's ``cross_build``)."""
     project = project if isinstance(project, Project) else load_project(project)
     board = _emulated(project)
     assert board.emulator is not None
@@ -164,13 +73,9 @@ def build_elf(project: str | Path | Project, tflm_library: str | Path | None = N
     script = project.path / "target" / board.emulator.linker_script
     cpu = list(board.emulator.compiler_flags)
     build = project.path / BUILD_DIR
-    libraries: list[str] = []
-    extra: list[str] = []
-    if project.manifest.firmware.runtime == "tflm":
-        tflm_src = find_tflm_library(project, tflm_library)
-        build.mkdir(exist_ok=True)
-        libraries.append(str(_tflm_archive(tflm_src, cpu, build)))
-        extra = _tflm_includes(tflm_src)
+    build.mkdir(exist_ok=True)
+    runtime = get_runtime(project.manifest.firmware.runtime)
+    libraries, extra = runtime.cross_build(project, cpu, build, tflm_library)
     common = [*cpu, "-O2", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra",
               "-Werror", "-I", str(inc), *extra]
     return build_program(
@@ -207,6 +112,16 @@ class Emulator:
         self.port = ""
         self.elf: Path | None = None
         self._proc: Any = None
+
+    kind = "emulator"
+    clock = ("QEMU -icount shift=0: emulated instructions, 1 ns each (the firmware's µs clock "
+             "and cycle counter read them), not device time")
+
+    @property
+    def arena(self) -> str:
+        from ..runtimes import get_runtime
+
+        return get_runtime(self.project.manifest.firmware.runtime).arena_figure
 
     def start(self) -> str:
         board = _emulated(self.project)

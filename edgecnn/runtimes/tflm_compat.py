@@ -16,43 +16,10 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from .errors import UnsupportedModelError
-from .tflite_model import Operator, TfliteModel
-from .tflm import prepare_failures
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One operator that the board's library would compute differently from the host."""
-
-    op_index: int
-    op: str
-    layer: str
-    reason: str
-    fix: str
-
-    def sentence(self, library: str, board: str) -> str:
-        return (f"{library} ({board}) would compute {self.op} operator {self.op_index} "
-                f"({self.layer!r}) differently from the host reference that edgecnn verifies "
-                f"against: {self.reason}; {self.fix}")
-
-
-@dataclass
-class Compatibility:
-    board: str
-    library: str
-    differences: list[Difference] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def bit_exact(self) -> bool:
-        return not self.differences
-
-    def to_dict(self) -> list[dict]:
-        return [{"op_index": d.op_index, "op": d.op, "layer": d.layer, "reason": d.reason}
-                for d in self.differences]
+from ..errors import UnsupportedModelError
+from ..tflite_model import Operator, TfliteModel
+from ..tflm import prepare_failures
+from .base import Compatibility, Difference
 
 
 def _layer(m: TfliteModel, op: Operator) -> str:
@@ -66,7 +33,7 @@ RESOURCE_VARIABLE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIAB
 def check_model(m: TfliteModel, board, *, force: bool = False) -> Compatibility:
     """Refuse what ``board``'s TFLM library cannot run; refuse (or, with ``force``, warn about)
     what it would compute differently from the host reference."""
-    from .runtimes.tflm import library
+    from .tflm_library import library
 
     lib = library(board)
     result = Compatibility(board.name, lib.library)
