@@ -333,10 +333,12 @@ def models_cmd(input_shape, classes):
 from .cli_build import register as _register_build  # noqa: E402
 from .cli_device import register as _register_device  # noqa: E402
 from .cli_report import register as _register_report  # noqa: E402
+from .cli_search import register as _register_search  # noqa: E402
 
 _register_build(main)
 _register_device(main)
 _register_report(main)
+_register_search(main)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,76 @@
+"""`edgecnn search`: the most accurate model that fits the board (edgecnn.search)."""
+from __future__ import annotations
+
+import click
+
+from .runtimes import runtime_names
+
+
+def register(main: click.Group) -> None:
+    main.add_command(search_cmd)
+
+
+def _ranges(values) -> dict[str, str]:
+    ranges = {}
+    for item in values:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=LO..HI", param_hint="--param")
+        ranges[name.strip()] = text.strip()
+    return ranges
+
+
+@click.command("search")
+@click.option("--board", required=True, help="The board the model must fit (see `edgecnn boards`).")
+@click.option("--dataset", default="fashion_mnist", show_default=True,
+              help="fashion_mnist, mnist, cifar10 or digits.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False),
+              help="A folder of class sub-folders of images (overrides --dataset).")
+@click.option("--runtime", type=click.Choice(runtime_names()),
+              help="Plan memory with this runtime (default: the board's first).")
+@click.option("--trials", default=20, show_default=True, type=click.IntRange(1, 100_000),
+              help="Trials the study holds when done (a rerun continues to this number).")
+@click.option("--out", default="search", show_default=True, type=click.Path(),
+              help="Folder of the study, the trials, the report and the best model.")
+@click.option("--archs", help="Comma-separated architectures to search (default: all of the "
+                              "search space's).")
+@click.option("--param", "params", multiple=True, metavar="NAME=LO..HI",
+              help="Narrow a searched parameter, e.g. --param dense=16..64 --param "
+                   "learning_rate=0.002..0.006.")
+@click.option("--epochs", default=6, show_default=True, type=click.IntRange(1, 1000),
+              help="Training epochs of every candidate that fits.")
+@click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
+@click.option("--max-flash", type=click.IntRange(1), metavar="BYTES",
+              help="A flash budget tighter than the board's (model + runtime estimate).")
+@click.option("--max-arena", type=click.IntRange(1), metavar="BYTES",
+              help="A tensor-arena budget tighter than the board's RAM.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
+@click.option("--storage", help="An Optuna RDB URL (e.g. sqlite:///study.db, postgresql://...) "
+                                "shared by several machines; default: a journal file in --out.")
+def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, epochs,
+               train_samples, max_flash, max_arena, seed, storage):
+    """Search for the most accurate model that fits the board: every candidate's int8 graph is
+    measured before training, and only those that fit are trained (Optuna)."""
+    from .boards import load_board
+    from .search import SearchConfig, search
+
+    load_board(board)           # an unknown board is one line before anything is imported
+    config = SearchConfig(
+        dataset=dataset, board=board, out=out, trials=trials, runtime=runtime,
+        data_dir=data_dir, archs=tuple(a.strip() for a in archs.split(",") if a.strip())
+        if archs else (), ranges=_ranges(params), epochs=epochs, train_samples=train_samples,
+        max_flash=max_flash, max_arena=max_arena, seed=seed, storage=storage)
+    result = search(config, log=lambda line: click.echo(line, err=True))
+    done = sum(r.status == "complete" for r in result.records)
+    click.echo(f"trials    {len(result.records)}: {done} trained, {result.rejected} rejected "
+               "before training")
+    click.echo(f"report    {result.files['html']}  (trials.csv, trials.json, Pareto fronts)")
+    b = result.best
+    if b is None:
+        click.echo("best      none: no candidate was trained")
+        return
+    test = (f", {result.best_test_int8_accuracy:.4f} on the test split"
+            if result.best_test_int8_accuracy is not None else "")
+    click.echo(f"best      trial {b.number}: {b.arch}, int8 {b.val_int8_accuracy:.4f} "
+               f"(validation){test}; arena {b.arena_bytes:,} B, flash {b.flash_bytes:,} B")
+    click.echo(f"next      edgecnn build --model {result.out / 'best.tflite'} --board {board}")

@@ -1,0 +1,663 @@
+"""``edgecnn search``: the most accurate model that fits a board, found with Optuna.
+
+A candidate's memory is known before it is trained: the int8 graph of an untrained model has
+the same arena, flash and operators as the trained one. So every candidate is first converted
+and measured (TFLM's recording allocator through the runtime's memory plan, the board's fit
+check, the budgets); one that does not fit is rejected at the cost of a conversion, and only
+the rest are trained. Objectives: int8 accuracy on the validation split, measured with the
+TFLM kernels (maximize), the allocated arena and the flash (minimize). The study lives in a
+storage in the output folder (an Optuna journal file; an RDB URL for several machines), so a
+rerun continues it and several processes on one storage share the work.
+
+Example:
+    >>> from edgecnn.search import SearchConfig, search
+    >>> result = search(SearchConfig(dataset="fashion_mnist", board="nano33", trials=20,
+    ...                              out="search"))                           # doctest: +SKIP
+    >>> result.best.int8_accuracy                                             # doctest: +SKIP
+    0.9123
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import EdgecnnError, OptionError
+
+STUDY_NAME = "edgecnn-search"
+JOURNAL = "study.journal"
+
+
+# -- the search space, declared once ---------------------------------------------------------
+@dataclass(frozen=True)
+class Choice:
+    values: tuple
+
+    def describe(self) -> str:
+        return "|".join(str(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Numbers from ``lo`` to ``hi`` (integers when both are ints; ``log`` for rates)."""
+
+    lo: float
+    hi: float
+    log: bool = False
+
+    @property
+    def integer(self) -> bool:
+        return isinstance(self.lo, int) and isinstance(self.hi, int)
+
+    def describe(self) -> str:
+        return f"{self.lo:g}..{self.hi:g}"
+
+
+@dataclass(frozen=True)
+class Widths:
+    """A list of channel counts: ``layers`` entries (a span), each one of ``choices`` and never
+    narrower than the one before (the usual shape of a small CNN)."""
+
+    layers: Span
+    choices: tuple[int, ...]
+
+    def describe(self) -> str:
+        return f"{self.layers.describe()} layers of {'|'.join(map(str, self.choices))}"
+
+
+WIDTHS = (8, 12, 16, 24, 32, 48, 64)
+# architecture -> its parameters' search ranges (their valid domains are zoo.Param)
+SPACE: dict[str, dict[str, Any]] = {
+    "edge_cnn": {"filters": Widths(Span(2, 4), WIDTHS), "dense": Span(16, 128),
+                 "dropout": Span(0.0, 0.5)},
+    "edge_cnn_gap": {"filters": Widths(Span(2, 4), WIDTHS)},
+    "dscnn": {"filters": Choice((16, 24, 32, 48, 64)), "blocks": Span(1, 5)},
+    "mobilenet_v1": {"alpha": Choice((0.25, 0.35, 0.5, 0.75, 1.0)), "depth": Span(2, 7)},
+    "resnet8": {"filters": Widths(Span(3, 3), WIDTHS)},
+    "fcnn": {"units": Widths(Span(1, 3), (32, 64, 128, 256))},
+}
+TRAINING: dict[str, Any] = {"learning_rate": Span(1e-3, 1e-2, log=True),
+                            "batch_size": Choice((64, 128, 256))}
+
+
+@dataclass
+class SearchSpace:
+    archs: tuple[str, ...]
+    params: dict[str, dict[str, Any]]      # arch -> name -> Choice | Span | Widths
+    training: dict[str, Any]
+
+    @classmethod
+    def restricted(cls, archs: tuple[str, ...] = (), ranges: dict[str, str] | None = None
+                   ) -> SearchSpace:
+        """The declared space, limited to ``archs`` and with ``ranges`` ("name": "lo..hi")
+        narrowing a numeric parameter wherever it appears; every range is checked against the
+        parameter's valid domain (zoo.Param) before anything is imported or trained."""
+        from .zoo import ARCHITECTURES
+
+        archs = archs or tuple(SPACE)
+        unknown = [a for a in archs if a not in SPACE]
+        if unknown:
+            raise OptionError(f"--archs {','.join(unknown)}: the search space has "
+                              f"{', '.join(SPACE)}")
+        params = {a: dict(SPACE[a]) for a in archs}
+        training = dict(TRAINING)
+        for name, text in (ranges or {}).items():
+            lo_hi = text.split("..")
+            try:
+                lo, hi = (float(v) for v in lo_hi) if len(lo_hi) == 2 else (math.nan, math.nan)
+            except ValueError:
+                lo = hi = math.nan
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                raise OptionError(f"--param {name}={text}: give LO..HI, two numbers, LO <= HI")
+            found = False
+            for owner, table, domain in [("training", training, None)] + [
+                    (a, params[a], ARCHITECTURES[a].domain) for a in archs]:
+                if name not in table:
+                    continue
+                found = True
+                old = table[name]
+                integer = (isinstance(old, Span) and old.integer) or isinstance(old, Widths)
+                if integer and not (lo.is_integer() and hi.is_integer()):
+                    raise OptionError(f"--param {name}={text}: {name} takes integers")
+                if domain is not None:
+                    for v in (lo, hi):
+                        domain[name].check(owner, name, int(v) if integer else v)
+                span = Span(int(lo), int(hi)) if integer else Span(lo, hi, getattr(old, "log",
+                                                                                     False))
+                table[name] = (Widths(old.layers, tuple(c for c in old.choices
+                                                        if lo <= c <= hi) or (int(lo),))
+                               if isinstance(old, Widths) else span)
+            if not found:
+                raise OptionError(f"--param {name}: no searched architecture or training "
+                                  f"setting is called so (see `edgecnn search --help`)")
+        return cls(archs, params, training)
+
+    def smallest(self) -> list[tuple[str, dict]]:
+        """Each architecture at its smallest: what a budget must at least allow."""
+        out = []
+        for arch in self.archs:
+            p: dict[str, Any] = {}
+            for name, rng in self.params[arch].items():
+                if isinstance(rng, Widths):
+                    p[name] = (min(rng.choices),) * int(rng.layers.lo)
+                elif isinstance(rng, Choice):
+                    p[name] = min(rng.values)
+                else:
+                    p[name] = rng.lo
+            out.append((arch, p))
+        return out
+
+
+def sample(space: SearchSpace, trial) -> tuple[str, dict, dict]:
+    """(architecture, its parameters, training settings) drawn by an Optuna trial."""
+    arch = trial.suggest_categorical("arch", list(space.archs))
+    params = {name: _draw(trial, f"{arch}.{name}", rng)
+              for name, rng in space.params[arch].items()}
+    training = {name: _draw(trial, name, rng) for name, rng in space.training.items()}
+    return arch, params, training
+
+
+def _draw(trial, key: str, rng: Any):
+    if isinstance(rng, Choice):
+        return trial.suggest_categorical(key, list(rng.values))
+    if isinstance(rng, Span):
+        if rng.integer:
+            return trial.suggest_int(key, int(rng.lo), int(rng.hi))
+        return trial.suggest_float(key, rng.lo, rng.hi, log=rng.log)
+    n = trial.suggest_int(f"{key}.layers", int(rng.layers.lo), int(rng.layers.hi))
+    widths = [trial.suggest_categorical(f"{key}.{i}", list(rng.choices)) for i in range(n)]
+    return tuple(max(widths[:i + 1]) for i in range(n))     # never narrower than before
+
+
+# -- one trial ---------------------------------------------------------------------------------
+@dataclass
+class SearchConfig:
+    dataset: str = "fashion_mnist"
+    board: str = "nano33"
+    out: str | Path = "search"
+    trials: int = 20
+    runtime: str | None = None
+    data_dir: str | None = None
+    archs: tuple[str, ...] = ()
+    ranges: dict[str, str] = field(default_factory=dict)
+    epochs: int = 6
+    train_samples: int | None = None
+    max_flash: int | None = None
+    max_arena: int | None = None
+    seed: int = 0
+    storage: str | None = None
+
+
+@dataclass
+class TrialRecord:
+    """One trial as the outputs keep it (trials.csv / trials.json)."""
+
+    number: int
+    status: str                 # "complete", "rejected" (before training), "failed"
+    arch: str
+    params: dict
+    training: dict
+    reason: str = ""
+    val_int8_accuracy: float | None = None
+    val_float_accuracy: float | None = None
+    arena_bytes: int | None = None
+    flash_bytes: int | None = None
+    model_bytes: int | None = None
+    macs: int | None = None
+    train_seconds: float | None = None
+
+
+@dataclass
+class SearchResult:
+    out: Path
+    records: list[TrialRecord]
+    best: TrialRecord | None
+    best_test_int8_accuracy: float | None
+    rejected: int
+    files: dict[str, str]
+
+    @property
+    def build_command(self) -> str | None:
+        if self.best is None:
+            return None
+        return f"edgecnn build --model {self.out / 'best.tflite'} --board BOARD"
+
+
+class _Costs:
+    """Converts and measures candidates on the board the search is for."""
+
+    def __init__(self, config: SearchConfig, dataset):
+        from .boards import load_board
+        from .runtimes import runtime_for
+
+        self.config, self.dataset = config, dataset
+        self.board = load_board(config.board)
+        self.runtime = runtime_for(self.board, config.runtime)
+
+    def measure(self, model) -> tuple[bytes, Any, Any]:
+        """(int8 .tflite, analysis, fit report) of a Keras model, trained or not."""
+        from .analyze import analyze
+        from .fit import check_fit
+        from .quantize import _convert
+        from .tflite_model import read_tflite
+
+        tflite = _convert(model, self.dataset, 64)
+        m = read_tflite(tflite)
+        self.runtime.check(m, self.board, force=False)
+        analysis = analyze(m)
+        fit = check_fit(analysis, self.board, self.runtime.plan_memory(analysis, self.board))
+        return tflite, analysis, fit
+
+    def verdict(self, fit) -> str:
+        """Why a candidate cannot be used ("" when it can)."""
+        flash = next(r for r in fit.rows if r.resource == "flash").used
+        if not fit.fits:
+            return fit.failure_message().split(". Options")[0]
+        if self.config.max_flash is not None and flash > self.config.max_flash:
+            return f"flash {flash:,} B > --max-flash {self.config.max_flash:,} B"
+        arena = fit.arena.allocated_bytes
+        if self.config.max_arena is not None and arena > self.config.max_arena:
+            return f"arena {arena:,} B > --max-arena {self.config.max_arena:,} B"
+        return ""
+
+
+def _record_costs(record: TrialRecord, tflite: bytes, analysis, fit) -> None:
+    record.arena_bytes = fit.arena.allocated_bytes
+    record.flash_bytes = next(r for r in fit.rows if r.resource == "flash").used
+    record.model_bytes = len(tflite)
+    record.macs = analysis.total_macs
+
+
+def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _Costs,
+              out: Path) -> tuple[float, float, float]:
+    """Optuna's objective: measure, reject (``TrialPruned``) or train and measure accuracy."""
+    import optuna
+
+    from .console import import_tensorflow
+    from .quantize import quantize
+    from .train import TrainConfig, train
+    from .zoo import build_model
+
+    import_tensorflow()
+    import keras
+
+    trial.set_user_attr("worker", _worker())
+    arch, params, training = sample(space, trial)
+    record = TrialRecord(trial.number, "rejected", arch, params, training)
+    keras.backend.clear_session()
+    try:
+        untrained = build_model(arch, dataset.input_shape, dataset.num_classes, **params)
+        tflite, analysis, fit = costs.measure(untrained)
+    except EdgecnnError as exc:
+        record.reason = str(exc)
+        _keep(trial, record)
+        raise optuna.TrialPruned(record.reason) from None
+    _record_costs(record, tflite, analysis, fit)
+    record.reason = costs.verdict(fit)
+    if record.reason:
+        _keep(trial, record)
+        raise optuna.TrialPruned(record.reason)
+    start = time.perf_counter()
+    result = train(arch, dataset, TrainConfig(
+        epochs=config.epochs, patience=config.epochs, seed=config.seed + trial.number,
+        verbose=0, arch_params=params, learning_rate=float(training["learning_rate"]),
+        batch_size=int(training["batch_size"])))
+    # selection on the validation split; the test split is for the one model reported
+    validation = replace(dataset, x_test=dataset.x_val, y_test=dataset.y_val)
+    folder = out / "trials" / f"{trial.number:04d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    q = quantize(result.model, validation, meta=result.meta)
+    (folder / "model.tflite").write_bytes(q.tflite)
+    result.model.save(folder / "model.keras")
+    q.meta.save(folder / "model.json")
+    record.status = "complete"
+    record.train_seconds = round(time.perf_counter() - start, 1)
+    record.val_int8_accuracy = q.meta.int8_accuracy
+    record.val_float_accuracy = q.meta.float_accuracy
+    _keep(trial, record)
+    return float(q.meta.int8_accuracy or 0.0), float(record.arena_bytes or 0), \
+        float(record.flash_bytes or 0)
+
+
+def _keep(trial, record: TrialRecord) -> None:
+    trial.set_user_attr("record", json.dumps(asdict(record), default=list))
+
+
+def _records(study) -> list[TrialRecord]:
+    import optuna
+
+    out = []
+    for t in study.trials:
+        raw = t.user_attrs.get("record")
+        if raw is None:
+            if t.state == optuna.trial.TrialState.FAIL:
+                out.append(TrialRecord(t.number, "failed", str(t.params.get("arch", "?")), {},
+                                       {}, "the trial stopped before it finished (killed, "
+                                           "interrupted or an error)"))
+            continue
+        d = json.loads(raw)
+        record = TrialRecord(**d)
+        if t.state == optuna.trial.TrialState.FAIL:
+            record.status = "failed"
+        out.append(record)
+    return out
+
+
+# -- the study ---------------------------------------------------------------------------------
+def open_study(config: SearchConfig, out: Path):
+    """The study in ``config.storage`` (an RDB URL) or in ``out``'s journal file; an existing
+    one is continued. One line when the storage is not a study edgecnn can continue."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _refuse_foreign_storage(config.storage, out / JOURNAL)
+    try:
+        storage: Any = config.storage or JournalStorage(JournalFileBackend(str(out / JOURNAL)))
+        study = optuna.create_study(
+            study_name=STUDY_NAME, storage=storage, load_if_exists=True,
+            directions=["maximize", "minimize", "minimize"],
+            sampler=optuna.samplers.TPESampler(seed=config.seed))
+    except Exception as exc:    # the storage's own errors: SQLAlchemy, a damaged journal
+        raise EdgecnnError(f"cannot open the study in {config.storage or out / JOURNAL}: "
+                           f"{str(exc).splitlines()[0][:200]}; give another --out or "
+                           "--storage") from None
+    stamp = {"dataset": config.data_dir or config.dataset, "board": config.board,
+             "runtime": config.runtime or "", "epochs": config.epochs,
+             "train_samples": config.train_samples}
+    if study.user_attrs.get("edgecnn") not in (None, stamp):
+        raise EdgecnnError(f"the study in {config.storage or out} searched "
+                           f"{study.user_attrs['edgecnn']}, not {stamp}: give another --out")
+    study.set_user_attr("edgecnn", stamp)
+    _fail_abandoned(study)
+    return study
+
+
+def _worker() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fail_abandoned(study) -> None:
+    """Trials left running by a worker of this machine that no longer runs (killed outright)
+    are marked failed, so that a rerun goes on and the outputs say what happened."""
+    import os
+    import socket
+
+    import optuna
+
+    from .fsutil import _alive
+
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        host, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() \
+                and not _alive(int(pid)):
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def _refuse_foreign_storage(url: str | None, journal: Path) -> None:
+    """Never write into a file that is not an Optuna study: a journal whose lines are not
+    journal records, an SQLite database with tables but no Optuna ones."""
+    if url is None:
+        if journal.exists():
+            try:
+                with open(journal, encoding="utf-8") as f:
+                    first = f.readline(1 << 20)
+                ok = not first or "op_code" in json.loads(first)
+            except (OSError, ValueError, TypeError, UnicodeDecodeError):
+                ok = False
+            if not ok:
+                raise EdgecnnError(f"cannot open the study in {journal}: it is not an Optuna "
+                                   "journal (edgecnn leaves it as it is); give another --out")
+        return
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        path = Path(url[len("sqlite:///"):])
+        if path.exists():
+            try:
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                    tables = {r[0] for r in db.execute(
+                        "SELECT name FROM sqlite_master WHERE type='table'")}
+            except sqlite3.Error:
+                tables = {"?"}
+            if tables and "studies" not in tables:
+                raise EdgecnnError(f"cannot open the study in {url}: the database is not an "
+                                   "Optuna storage (edgecnn leaves it as it is); give another "
+                                   "--storage")
+
+
+def check_budgets(space: SearchSpace, costs: _Costs) -> None:
+    """Refuse, before any training, budgets that even the smallest candidate cannot meet."""
+    from .console import import_tensorflow
+    from .zoo import build_model
+
+    import_tensorflow()
+    figures = []
+    for arch, params in space.smallest():
+        model = build_model(arch, costs.dataset.input_shape, costs.dataset.num_classes, **params)
+        try:
+            tflite, _, fit = costs.measure(model)
+        except EdgecnnError as exc:
+            figures.append(f"{arch}: {exc}")
+            continue
+        why = costs.verdict(fit)
+        if not why:
+            return
+        figures.append(f"{arch} at its smallest ({len(tflite):,} B model, arena "
+                       f"{fit.arena.allocated_bytes:,} B): {why}")
+    raise OptionError("no candidate can meet the budgets; " + "; ".join(figures[:3]))
+
+
+def search(config: SearchConfig, *, log: Callable[[str], None] = print) -> SearchResult:
+    """Run (or continue) the study until it holds ``config.trials`` finished trials; write
+    the outputs. Ctrl-C or SIGTERM stops it with every finished trial kept and the outputs
+    written."""
+    import optuna
+
+    from .data import load_dataset
+
+    if config.trials < 1:
+        raise OptionError("--trials must be at least 1")
+    space = SearchSpace.restricted(tuple(config.archs), config.ranges)
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"--out {out} is a file; the search writes a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    study = open_study(config, out)
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir)
+    if config.train_samples:
+        dataset = dataset.subset(config.train_samples)
+    costs = _Costs(config, dataset)
+    check_budgets(space, costs)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = sum(t.state in finished for t in study.trials)
+    best: dict[str, Any] = {}
+
+    def progress(study, trial) -> None:
+        record = _records_of(trial)
+        if record is None:
+            return
+        if record.status == "complete":
+            if record.val_int8_accuracy is not None and record.val_int8_accuracy > best.get(
+                    "acc", -1):
+                best.update(acc=record.val_int8_accuracy, number=record.number)
+            log(f"trial {record.number}: {record.arch} {_short(record.params)}: int8 "
+                f"{record.val_int8_accuracy:.4f} (validation), arena {record.arena_bytes:,} B, "
+                f"flash {record.flash_bytes:,} B, {record.train_seconds:.0f} s; best "
+                f"{best['acc']:.4f} (trial {best['number']})")
+        else:
+            log(f"trial {record.number}: {record.arch} {_short(record.params)}: rejected "
+                f"before training: {record.reason}")
+
+    interrupted: BaseException | None = None
+    if done < config.trials:
+        log(f"study {out / JOURNAL if not config.storage else config.storage}: {done} trial(s) "
+            f"done, {config.trials - done} to go on {costs.board.title}")
+        try:
+            study.optimize(
+                lambda trial: run_trial(trial, space, config, dataset, costs, out),
+                n_trials=config.trials - done, catch=(EdgecnnError,),
+                callbacks=[optuna.study.MaxTrialsCallback(config.trials, states=finished),
+                           progress])
+        except KeyboardInterrupt as exc:      # Ctrl-C, or SIGTERM/SIGHUP (edgecnn's handler)
+            interrupted = exc
+    result = write_outputs(study, out, dataset, config)
+    if interrupted is not None:
+        raise interrupted
+    return result
+
+
+def _records_of(trial) -> TrialRecord | None:
+    raw = trial.user_attrs.get("record")
+    return TrialRecord(**json.loads(raw)) if raw else None
+
+
+def _short(params: dict) -> str:
+    return ", ".join(f"{k}={v if not isinstance(v, float) else round(v, 3)}"
+                     for k, v in params.items())
+
+
+# -- outputs -----------------------------------------------------------------------------------
+def pareto(records: list[TrialRecord], cost: str) -> list[TrialRecord]:
+    """The complete trials no other beats on both int8 accuracy and ``cost``."""
+    done = [r for r in records if r.status == "complete"]
+    return sorted((r for r in done if not any(
+        (o.val_int8_accuracy or 0) >= (r.val_int8_accuracy or 0)
+        and getattr(o, cost) <= getattr(r, cost)
+        and ((o.val_int8_accuracy or 0) > (r.val_int8_accuracy or 0)
+             or getattr(o, cost) < getattr(r, cost)) for o in done)),
+        key=lambda r: getattr(r, cost))
+
+
+def write_outputs(study, out: Path, dataset, config: SearchConfig) -> SearchResult:
+    """trials.csv and .json, Pareto fronts as PNG in an HTML/Markdown page, and the best model
+    that meets this run's budgets (best.keras, best.tflite, best.json) with its int8 accuracy
+    on the test split."""
+    from .fsutil import atomic_write_text
+    from .quantize import run_int8
+    from .tflite_model import read_tflite
+
+    records = _records(study)
+    files: dict[str, str] = {}
+    rows = [asdict(r) for r in records]
+    atomic_write_text(out / "trials.json", json.dumps(rows, indent=2, default=list) + "\n")
+    files["json"] = str(out / "trials.json")
+    with open(out / "trials.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["number"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list, tuple)) else v
+                             for k, v in row.items()})
+    files["csv"] = str(out / "trials.csv")
+    complete = [r for r in records if r.status == "complete"
+                and (config.max_arena is None or (r.arena_bytes or 0) <= config.max_arena)
+                and (config.max_flash is None or (r.flash_bytes or 0) <= config.max_flash)]
+    best = max(complete, key=lambda r: (r.val_int8_accuracy or 0, -(r.arena_bytes or 0)),
+               default=None)
+    test_accuracy = None
+    if best is not None:
+        folder = out / "trials" / f"{best.number:04d}"
+        if (folder / "model.tflite").is_file():
+            for suffix in (".tflite", ".keras"):
+                shutil.copyfile(folder / f"model{suffix}", out / f"best{suffix}")
+            data = (out / "best.tflite").read_bytes()
+            inp = read_tflite(data).input_tensor()
+            predicted = run_int8(data, dataset.x_test, inp.scales[0], inp.zero_points[0])
+            test_accuracy = float((predicted.reshape(len(dataset.x_test), -1).argmax(-1)
+                                   == dataset.y_test).mean())
+            _write_meta(folder / "model.json", out / "best.json", best, test_accuracy,
+                        len(dataset.x_test))
+            files["best"] = str(out / "best.tflite")
+    files.update(_page(out, records, best, test_accuracy))
+    return SearchResult(out, records, best, test_accuracy,
+                        sum(r.status == "rejected" for r in records), files)
+
+
+def _write_meta(source: Path, path: Path, best: TrialRecord, test_accuracy: float,
+                test_samples: int) -> None:
+    """The trial's metadata (as `quantize` wrote it) with the accuracy on the test split, so
+    that `build --model best.tflite` reads the data set, labels and self-check samples."""
+    from .metadata import ModelMeta
+
+    meta = ModelMeta.load(source)
+    meta.int8_accuracy, meta.float_accuracy, meta.int8_agreement = test_accuracy, None, None
+    meta.test_samples = test_samples
+    meta.training = {**meta.training, "search_trial": best.number,
+                     "search_settings": best.training}
+    meta.save(path)
+
+
+def _page(out: Path, records: list[TrialRecord], best: TrialRecord | None,
+          test_accuracy: float | None) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .reporting.figures import png_bytes
+    from .reporting.page import Section, Table, render
+
+    sections = []
+    files = {}
+    done = [r for r in records if r.status == "complete"]
+    rejected = [r for r in records if r.status == "rejected"]
+    summary = Section("Summary", [
+        f"{len(records)} trials: {len(done)} trained, {len(rejected)} rejected before training "
+        "(their int8 graph did not fit the board or the budgets), "
+        f"{sum(r.status == 'failed' for r in records)} failed."])
+    if best is not None:
+        summary.paragraphs.append(
+            f"Best: trial {best.number}, {best.arch} ({_short(best.params)}), int8 accuracy "
+            f"{best.val_int8_accuracy:.4f} on the validation split, "
+            + (f"{test_accuracy:.4f} on the test split" if test_accuracy is not None else "")
+            + f"; arena {best.arena_bytes:,} B, flash {best.flash_bytes:,} B. Build it: "
+            f"`edgecnn build --model {out / 'best.tflite'} --board BOARD`.")
+    sections.append(summary)
+    for cost, label in (("arena_bytes", "arena (B)"), ("flash_bytes", "flash (B)")):
+        if not done:
+            break
+        front = pareto(records, cost)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.scatter([getattr(r, cost) for r in done], [r.val_int8_accuracy or 0.0 for r in done],
+                   c="0.6", label="trained")
+        ax.plot([getattr(r, cost) for r in front],
+                [r.val_int8_accuracy or 0.0 for r in front], "o-", c="C0", label="Pareto front")
+        ax.set_xlabel(label)
+        ax.set_ylabel("int8 accuracy (validation, TFLM kernels)")
+        ax.legend()
+        name = f"pareto_{cost.split('_')[0]}.png"
+        (out / name).write_bytes(png_bytes(fig))
+        plt.close(fig)
+        files[name] = str(out / name)
+        section = Section(f"Accuracy against {label}")
+        section.tables.append(Table(["trial", "architecture", "int8 accuracy", label], [
+            [str(r.number), r.arch, f"{r.val_int8_accuracy:.4f}", f"{getattr(r, cost):,}"]
+            for r in front]))
+        from .reporting.page import Figure
+
+        data_uri = "data:image/png;base64," + base64.b64encode((out / name).read_bytes()).decode()
+        section.figures.append(Figure(name, f"int8 accuracy against {label}", data_uri))
+        sections.append(section)
+    sections.append(Section("Trials", tables=[Table(
+        ["trial", "status", "architecture", "parameters", "int8 acc.", "arena B", "flash B",
+         "reason"],
+        [[str(r.number), r.status, r.arch, _short(r.params),
+          f"{r.val_int8_accuracy:.4f}" if r.val_int8_accuracy is not None else "",
+          f"{r.arena_bytes:,}" if r.arena_bytes else "", f"{r.flash_bytes:,}" if r.flash_bytes
+          else "", r.reason[:80]] for r in records])]))
+    for kind in ("html", "md"):
+        path = out / f"report.{kind}"
+        path.write_text(render(kind, "edgecnn search", "", sections))
+        files[kind] = str(path)
+    return files

@@ -1,0 +1,171 @@
+"""edgecnn/search.py and `edgecnn search`: candidates measured before training, rejected when
+they do not fit, the rest trained; a study that continues, is shared by processes, survives
+SIGTERM; outputs a build can use."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import assert_one_line_error, run_cli
+
+from edgecnn.errors import OptionError
+from edgecnn.search import SearchConfig, SearchSpace, pareto, search
+
+FAST = dict(dataset="digits", board="nano33", epochs=1, archs=("edge_cnn", "edge_cnn_gap"))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search") / "s"
+    return search(SearchConfig(out=out, trials=3, **FAST), log=lambda s: None)
+
+
+def test_every_trial_is_measured_and_the_best_is_ready_to_build(study, tmp_path):
+    out = study.out
+    assert len(study.records) == 3 and all(r.arch in FAST["archs"] for r in study.records)
+    for r in study.records:
+        assert r.status == "complete" and 0 <= r.val_int8_accuracy <= 1
+        assert r.arena_bytes > 0 and r.flash_bytes > r.model_bytes > 0
+        assert (out / "trials" / f"{r.number:04d}" / "model.tflite").is_file()
+    best = study.best
+    assert best.val_int8_accuracy == max(r.val_int8_accuracy for r in study.records)
+    assert 0 <= study.best_test_int8_accuracy <= 1
+    for name in ("trials.csv", "trials.json", "report.html", "report.md", "pareto_arena.png",
+                 "pareto_flash.png", "best.tflite", "best.keras", "best.json"):
+        assert (out / name).is_file(), name
+    assert (out / "best.tflite").read_bytes() == (
+        out / "trials" / f"{best.number:04d}" / "model.tflite").read_bytes()
+    assert len(json.loads((out / "trials.json").read_text())) == 3
+    proc = run_cli("build", "--model", out / "best.tflite", "--board", "nano33", "--out",
+                   tmp_path / "P")
+    assert proc.returncode == 0, proc.stderr
+    assert f"int8 {study.best_test_int8_accuracy:.4f}" in proc.stdout
+
+
+def test_a_rerun_continues_the_study(study):
+    again = search(SearchConfig(out=study.out, trials=4, **FAST), log=lambda s: None)
+    assert [r.number for r in again.records] == [0, 1, 2, 3]
+    assert [r.params for r in again.records[:3]] == [r.params for r in study.records]
+
+
+def test_candidates_over_the_budget_are_rejected_before_training(tmp_path):
+    lines = []
+    result = search(SearchConfig(out=tmp_path / "s", trials=6, max_arena=3500, **FAST),
+                    log=lines.append)
+    rejected = [r for r in result.records if r.status == "rejected"]
+    trained = [r for r in result.records if r.status == "complete"]
+    assert rejected and trained and result.rejected == len(rejected)
+    for r in rejected:
+        assert r.arena_bytes > 3500 and "--max-arena" in r.reason
+        assert r.train_seconds is None
+        assert not (tmp_path / "s" / "trials" / f"{r.number:04d}").exists()
+    assert all(r.arena_bytes <= 3500 for r in trained)
+    assert result.best.arena_bytes <= 3500
+    assert any("rejected before training" in line for line in lines)
+
+
+def test_a_budget_no_candidate_meets_is_one_line_before_training(tmp_path):
+    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--max-arena", "100",
+                   "--out", tmp_path / "s")
+    assert_one_line_error(proc, "no candidate can meet the budgets", "at its smallest")
+    assert not (tmp_path / "s" / "trials").exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--param", "dense=0..9000"], "dense"),
+    (["--param", "dense=10"], "LO..HI"),
+    (["--param", "nothing=1..2"], "no searched architecture"),
+    (["--archs", "lenet"], "--archs lenet"),
+    (["--trials", "0"], "--trials"),
+    (["--board", "uno"], "uno"),
+])
+def test_bad_options_are_one_line(tmp_path, args, fragment):
+    base = {"--board": "nano33"}
+    if "--board" in args:
+        base = {}
+    proc = run_cli("search", "--dataset", "digits", *[x for kv in base.items() for x in kv],
+                   *args, "--out", tmp_path / "s")
+    assert_one_line_error(proc, fragment)
+
+
+def test_a_storage_that_is_not_a_study_is_one_line(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "study.journal").write_text("this is not an Optuna journal\n")
+    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--out", tmp_path / "s")
+    assert_one_line_error(proc, "cannot open the study")
+    assert (tmp_path / "s" / "study.journal").read_text() == "this is not an Optuna journal\n"
+
+
+def _search_process(out, trials):
+    return subprocess.Popen([sys.executable, "-m", "edgecnn.cli", "search", "--dataset", "digits",
+                             "--board", "nano33", "--epochs", "1", "--archs", "edge_cnn",
+                             "--trials", str(trials), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_share_one_study(tmp_path):
+    out = tmp_path / "s"
+    procs = [_search_process(out, 4) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    rows = json.loads((out / "trials.json").read_text())
+    numbers = [r["number"] for r in rows]
+    assert len(numbers) == len(set(numbers)) and 4 <= len(numbers) <= 5
+
+
+def test_sigterm_keeps_every_finished_trial_and_a_rerun_goes_on(tmp_path):
+    out = tmp_path / "s"
+    proc = _search_process(out, 50)
+    seen = []
+    for line in proc.stderr:         # until the first trial has finished
+        seen.append(line)
+        if line.startswith("trial ") and "int8" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    err = "".join(seen) + err
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    rows = json.loads((out / "trials.json").read_text())
+    done = [r for r in rows if r["status"] == "complete"]
+    assert done
+    again = search(SearchConfig(out=out, trials=len(rows) + 1, dataset="digits",
+                                board="nano33", epochs=1, archs=("edge_cnn",)),
+                   log=lambda s: None)
+    assert len(again.records) >= len(rows) + 1
+
+
+def test_restricting_the_space_is_checked_against_the_zoo():
+    space = SearchSpace.restricted(("edge_cnn",), {"dense": "16..32",
+                                                   "learning_rate": "0.002..0.004"})
+    assert space.params["edge_cnn"]["dense"].lo == 16
+    assert space.training["learning_rate"].hi == 0.004
+    with pytest.raises(OptionError):
+        SearchSpace.restricted(("edge_cnn",), {"dense": "16.5..32"})
+
+
+def test_the_pareto_front_keeps_only_undominated_trials():
+    from edgecnn.search import TrialRecord
+
+    def rec(n, acc, arena):
+        return TrialRecord(n, "complete", "edge_cnn", {}, {}, val_int8_accuracy=acc,
+                           arena_bytes=arena)
+    records = [rec(0, 0.9, 100), rec(1, 0.8, 200), rec(2, 0.95, 300), rec(3, 0.7, 50)]
+    assert [r.number for r in pareto(records, "arena_bytes")] == [3, 0, 2]
+
+
+def test_a_worker_killed_mid_trial_leaves_it_failed_and_a_rerun_goes_on(tmp_path):
+    out = tmp_path / "s"
+    proc = _search_process(out, 50)
+    for line in proc.stderr:
+        if line.startswith("trial ") and "int8" in line:
+            break
+    time.sleep(2)                   # the next trial is under way (its training takes longer)
+    proc.kill()                     # SIGKILL: no cleanup runs; its running trial is abandoned
+    proc.communicate(timeout=60)
+    again = search(SearchConfig(out=out, trials=3, dataset="digits", board="nano33", epochs=1,
+                                archs=("edge_cnn",)), log=lambda s: None)
+    statuses = [r.status for r in again.records]
+    assert statuses.count("complete") >= 2 and "failed" in statuses
