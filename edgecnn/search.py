@@ -191,6 +191,7 @@ class SearchConfig:
     train_samples: int | None = None
     max_flash: int | None = None
     max_arena: int | None = None
+    max_model: int | None = None
     seed: int = 0
     storage: str | None = None
 
@@ -255,11 +256,13 @@ class _Costs:
         fit = check_fit(analysis, self.board, self.runtime.plan_memory(analysis, self.board))
         return tflite, analysis, fit
 
-    def verdict(self, fit) -> str:
+    def verdict(self, fit, model_bytes: int) -> str:
         """Why a candidate cannot be used ("" when it can)."""
         flash = next(r for r in fit.rows if r.resource == "flash").used
         if not fit.fits:
             return fit.failure_message().split(". Options")[0]
+        if self.config.max_model is not None and model_bytes > self.config.max_model:
+            return f"model {model_bytes:,} B > --max-model {self.config.max_model:,} B"
         if self.config.max_flash is not None and flash > self.config.max_flash:
             return f"flash {flash:,} B > --max-flash {self.config.max_flash:,} B"
         arena = fit.arena.allocated_bytes
@@ -300,7 +303,7 @@ def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _
         _keep(trial, record)
         raise optuna.TrialPruned(record.reason) from None
     _record_costs(record, tflite, analysis, fit)
-    record.reason = costs.verdict(fit)
+    record.reason = costs.verdict(fit, len(tflite))
     if record.reason:
         _keep(trial, record)
         raise optuna.TrialPruned(record.reason)
@@ -451,7 +454,7 @@ def check_budgets(space: SearchSpace, costs: _Costs) -> None:
         except EdgecnnError as exc:
             figures.append(f"{arch}: {exc}")
             continue
-        why = costs.verdict(fit)
+        why = costs.verdict(fit, len(tflite))
         if not why:
             return
         figures.append(f"{arch} at its smallest ({len(tflite):,} B model, arena "
@@ -562,6 +565,7 @@ def write_outputs(study, out: Path, dataset, config: SearchConfig) -> SearchResu
     files["csv"] = str(out / "trials.csv")
     complete = [r for r in records if r.status == "complete"
                 and (config.max_arena is None or (r.arena_bytes or 0) <= config.max_arena)
+                and (config.max_model is None or (r.model_bytes or 0) <= config.max_model)
                 and (config.max_flash is None or (r.flash_bytes or 0) <= config.max_flash)]
     best = max(complete, key=lambda r: (r.val_int8_accuracy or 0, -(r.arena_bytes or 0)),
                default=None)

@@ -169,3 +169,9 @@ def test_a_worker_killed_mid_trial_leaves_it_failed_and_a_rerun_goes_on(tmp_path
                                 archs=("edge_cnn",)), log=lambda s: None)
     statuses = [r.status for r in again.records]
     assert statuses.count("complete") >= 2 and "failed" in statuses
+
+
+def test_a_model_budget_is_checked_on_the_int8_bytes(tmp_path):
+    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--max-model", "1000",
+                   "--out", tmp_path / "s")
+    assert_one_line_error(proc, "--max-model 1,000 B")
