@@ -57,6 +57,8 @@ def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, ep
     from .search import SearchConfig, search
 
     load_board(board)           # an unknown board is one line before anything is imported
+    if archs is not None and not archs.replace(",", "").strip():
+        raise click.BadParameter("names no architecture", param_hint="--archs")
     config = SearchConfig(
         dataset=dataset, board=board, out=out, trials=trials, runtime=runtime,
         data_dir=data_dir, archs=tuple(a.strip() for a in archs.split(",") if a.strip())
