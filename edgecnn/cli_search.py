@@ -46,11 +46,15 @@ def _ranges(values) -> dict[str, str]:
               help="A tensor-arena budget tighter than the board's RAM.")
 @click.option("--max-model", type=click.IntRange(1), metavar="BYTES",
               help="A budget for the int8 model itself (the .tflite bytes in flash).")
+@click.option("--max-instructions", type=click.IntRange(1), metavar="N",
+              help="A budget of emulated instructions per inference: each candidate that fits "
+                   "is built with edgecnn's native runtime and run on the emulated Cortex-M4 "
+                   "(QEMU mps2-an386) before training. Emulated instructions, not cycles.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--storage", help="An Optuna RDB URL (e.g. sqlite:///study.db, postgresql://...) "
                                 "shared by several machines; default: a journal file in --out.")
 def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, epochs,
-               train_samples, max_flash, max_arena, max_model, seed, storage):
+               train_samples, max_flash, max_arena, max_model, max_instructions, seed, storage):
     """Search for the most accurate model that fits the board: every candidate's int8 graph is
     measured before training, and only those that fit are trained (Optuna)."""
     from .boards import load_board
@@ -63,8 +67,8 @@ def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, ep
         dataset=dataset, board=board, out=out, trials=trials, runtime=runtime,
         data_dir=data_dir, archs=tuple(a.strip() for a in archs.split(",") if a.strip())
         if archs else (), ranges=_ranges(params), epochs=epochs, train_samples=train_samples,
-        max_flash=max_flash, max_arena=max_arena, max_model=max_model, seed=seed,
-        storage=storage)
+        max_flash=max_flash, max_arena=max_arena, max_model=max_model,
+        max_instructions=max_instructions, seed=seed, storage=storage)
     result = search(config, log=lambda line: click.echo(line, err=True))
     done = sum(r.status == "complete" for r in result.records)
     click.echo(f"trials    {len(result.records)}: {done} trained, {result.rejected} rejected "

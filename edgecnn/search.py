@@ -192,6 +192,7 @@ class SearchConfig:
     max_flash: int | None = None
     max_arena: int | None = None
     max_model: int | None = None
+    max_instructions: int | None = None   # per inference, on the emulated Cortex-M4
     seed: int = 0
     storage: str | None = None
 
@@ -212,6 +213,7 @@ class TrialRecord:
     flash_bytes: int | None = None
     model_bytes: int | None = None
     macs: int | None = None
+    instructions: int | None = None    # emulated Cortex-M4, native runtime (when asked)
     train_seconds: float | None = None
 
 
@@ -256,7 +258,26 @@ class _Costs:
         fit = check_fit(analysis, self.board, self.runtime.plan_memory(analysis, self.board))
         return tflite, analysis, fit
 
-    def verdict(self, fit, model_bytes: int) -> str:
+    def instructions(self, tflite: bytes) -> int:
+        """Instructions one inference of the candidate takes in edgecnn's native firmware on
+        the emulated Cortex-M4 (QEMU mps2-an386, -icount): built and run as `edgecnn bench
+        --port emulator` runs it. Emulated instructions, not cycles of a real chip."""
+        import tempfile
+
+        from .build import build
+        from .harness.bench import bench
+
+        with tempfile.TemporaryDirectory(prefix="edgecnn-search-") as tmp:
+            model = Path(tmp) / "candidate.tflite"
+            model.write_bytes(tflite)
+            project = build("mps2-an386", model, Path(tmp) / "p", runtime="native").project
+            report = bench(project, port="emulator", runs=1, warmup=0, profile=False,
+                           out=Path(tmp) / "r" / "report.json", timeout=300)
+        if report.latency is None or report.latency.cycles is None:
+            raise EdgecnnError("the emulator reported no instruction count")
+        return int(report.latency.cycles.p50)
+
+    def verdict(self, fit, model_bytes: int, instructions: int | None = None) -> str:
         """Why a candidate cannot be used ("" when it can)."""
         flash = next(r for r in fit.rows if r.resource == "flash").used
         if not fit.fits:
@@ -268,6 +289,10 @@ class _Costs:
         arena = fit.arena.allocated_bytes
         if self.config.max_arena is not None and arena > self.config.max_arena:
             return f"arena {arena:,} B > --max-arena {self.config.max_arena:,} B"
+        limit = self.config.max_instructions
+        if limit is not None and instructions is not None and instructions > limit:
+            return (f"{instructions:,} emulated instructions an inference > --max-instructions "
+                    f"{limit:,}")
         return ""
 
 
@@ -304,6 +329,13 @@ def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _
         raise optuna.TrialPruned(record.reason) from None
     _record_costs(record, tflite, analysis, fit)
     record.reason = costs.verdict(fit, len(tflite))
+    if not record.reason and config.max_instructions is not None:
+        try:
+            record.instructions = costs.instructions(tflite)
+        except EdgecnnError as exc:
+            record.reason = f"not measurable on the emulated Cortex-M4: {exc}"
+        else:
+            record.reason = costs.verdict(fit, len(tflite), record.instructions)
     if record.reason:
         _keep(trial, record)
         raise optuna.TrialPruned(record.reason)
@@ -455,6 +487,9 @@ def check_budgets(space: SearchSpace, costs: _Costs) -> None:
             figures.append(f"{arch}: {exc}")
             continue
         why = costs.verdict(fit, len(tflite))
+        if not why and costs.config.max_instructions is not None:
+            count = costs.instructions(tflite)
+            why = costs.verdict(fit, len(tflite), count)
         if not why:
             return
         figures.append(f"{arch} at its smallest ({len(tflite):,} B model, arena "
@@ -497,7 +532,9 @@ def search(config: SearchConfig, *, log: Callable[[str], None] = print) -> Searc
                 best.update(acc=record.val_int8_accuracy, number=record.number)
             log(f"trial {record.number}: {record.arch} {_short(record.params)}: int8 "
                 f"{record.val_int8_accuracy:.4f} (validation), arena {record.arena_bytes:,} B, "
-                f"flash {record.flash_bytes:,} B, {record.train_seconds:.0f} s; best "
+                f"flash {record.flash_bytes:,} B"
+                + (f", {record.instructions:,} emulated instructions" if record.instructions
+                   else "") + f", {record.train_seconds:.0f} s; best "
                 f"{best['acc']:.4f} (trial {best['number']})")
         else:
             log(f"trial {record.number}: {record.arch} {_short(record.params)}: rejected "
@@ -566,6 +603,8 @@ def write_outputs(study, out: Path, dataset, config: SearchConfig) -> SearchResu
     complete = [r for r in records if r.status == "complete"
                 and (config.max_arena is None or (r.arena_bytes or 0) <= config.max_arena)
                 and (config.max_model is None or (r.model_bytes or 0) <= config.max_model)
+                and (config.max_instructions is None
+                     or (r.instructions or 0) <= config.max_instructions)
                 and (config.max_flash is None or (r.flash_bytes or 0) <= config.max_flash)]
     best = max(complete, key=lambda r: (r.val_int8_accuracy or 0, -(r.arena_bytes or 0)),
                default=None)

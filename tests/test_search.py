@@ -175,3 +175,22 @@ def test_a_model_budget_is_checked_on_the_int8_bytes(tmp_path):
     proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--max-model", "1000",
                    "--out", tmp_path / "s")
     assert_one_line_error(proc, "--max-model 1,000 B")
+
+
+def test_an_instruction_budget_is_measured_on_the_emulated_cortex_m4(tmp_path):
+    """Each candidate that fits is built with the native runtime and run under QEMU before
+    training; the count is the firmware's own, and the budget rejects the heavier ones."""
+    from conftest import require_tool
+
+    for tool in ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-g++"):
+        require_tool(tool)
+    result = search(SearchConfig(out=tmp_path / "s", trials=4, max_instructions=400_000,
+                                 dataset="digits", board="nano33", epochs=1,
+                                 archs=("edge_cnn",)), log=lambda s: None)
+    measured = [r for r in result.records if r.instructions is not None]
+    assert len(measured) == 4
+    for r in measured:
+        assert (r.status == "complete") == (r.instructions <= 400_000), r
+        if r.status == "rejected":
+            assert "--max-instructions" in r.reason and r.train_seconds is None
+    assert all(r.instructions > 10_000 for r in measured)
