@@ -79,7 +79,7 @@ def check_folder_destination(out: Path, force: bool, *, is_ours, kind: str) -> N
                             "overwrite it: choose another --out")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -106,7 +106,7 @@ def recover_interrupted(out: Path) -> list[str]:
         shutil.rmtree(old, ignore_errors=True)
     for staged in sorted(out.parent.glob(f".{glob.escape(out.name)}.*.tmp")):
         pid = staged.name[len(out.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and staged.is_dir():
+        if pid.isdigit() and not process_alive(int(pid)) and staged.is_dir():
             shutil.rmtree(staged, ignore_errors=True)
             notes.append(f"removed {staged}, left by an interrupted run (process {pid})")
     for note in notes:
@@ -247,23 +247,17 @@ def owned_path(root: Path, rel: object) -> Path | None:
     if not plain_relative(rel):
         return None
     assert isinstance(rel, str)
-    parts = rel.split("/")
-    folder = root
-    for part in parts[:-1]:
-        folder = folder / part
-        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            return None
-    return root.joinpath(*parts)
+    return None if _first_blocker(root, rel) is not None else root.joinpath(*rel.split("/"))
 
 
-def _first_blocker(root: Path, rel: str) -> Path:
+def _first_blocker(root: Path, rel: str) -> Path | None:
     """The first folder on the way from ``root`` to ``rel`` that is a link or not a folder."""
     folder = root
     for part in rel.split("/")[:-1]:
         folder = folder / part
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
             return folder
-    return root / rel
+    return None
 
 
 def is_plain_file(path: Path) -> bool:
@@ -332,9 +326,10 @@ def update_folder(staged: Path, out: Path, force: bool, *, is_ours, kind: str, m
     for rel in [*new, marker, f"{BACKUP_DIR}/x"]:   # check every path before changing anything
         target = owned_path(out, rel)
         if target is None:
-            raise OutputExistsError(f"{_first_blocker(out, rel)} is in the way of the generated "
-                                    f"{rel} (a file or a symbolic link where a folder belongs); "
-                                    "move it away and write again")
+            blocker = _first_blocker(out, rel) or out / rel
+            raise OutputExistsError(f"{blocker} is in the way of the generated {rel} (a file or "
+                                    "a symbolic link where a folder belongs); move it away and "
+                                    "write again")
         if target.is_symlink() or (target.exists() and not target.is_file()):
             raise OutputExistsError(f"{target} is in the way of the generated {rel} (a folder, "
                                     "a link or a special file); move it away and write again")

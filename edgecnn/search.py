@@ -18,7 +18,6 @@ Example:
 """
 from __future__ import annotations
 
-import base64
 import csv
 import json
 import math
@@ -279,7 +278,7 @@ class _Costs:
 
     def verdict(self, fit, model_bytes: int, instructions: int | None = None) -> str:
         """Why a candidate cannot be used ("" when it can)."""
-        flash = next(r for r in fit.rows if r.resource == "flash").used
+        flash = _flash(fit)
         if not fit.fits:
             return fit.failure_message().split(". Options")[0]
         if self.config.max_model is not None and model_bytes > self.config.max_model:
@@ -296,9 +295,14 @@ class _Costs:
         return ""
 
 
+def _flash(fit) -> int:
+    """The flash the fit check counts: the model plus the runtime's estimate."""
+    return next(r for r in fit.rows if r.resource == "flash").used
+
+
 def _record_costs(record: TrialRecord, tflite: bytes, analysis, fit) -> None:
     record.arena_bytes = fit.arena.allocated_bytes
-    record.flash_bytes = next(r for r in fit.rows if r.resource == "flash").used
+    record.flash_bytes = _flash(fit)
     record.model_bytes = len(tflite)
     record.macs = analysis.total_macs
 
@@ -370,15 +374,13 @@ def _records(study) -> list[TrialRecord]:
 
     out = []
     for t in study.trials:
-        raw = t.user_attrs.get("record")
-        if raw is None:
+        record = _records_of(t)
+        if record is None:
             if t.state == optuna.trial.TrialState.FAIL:
                 out.append(TrialRecord(t.number, "failed", str(t.params.get("arch", "?")), {},
                                        {}, "the trial stopped before it finished (killed, "
                                            "interrupted or an error)"))
             continue
-        d = json.loads(raw)
-        record = TrialRecord(**d)
         if t.state == optuna.trial.TrialState.FAIL:
             record.status = "failed"
         out.append(record)
@@ -431,12 +433,12 @@ def _fail_abandoned(study) -> None:
 
     import optuna
 
-    from .fsutil import _alive
+    from .fsutil import process_alive
 
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         host, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")
         if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() \
-                and not _alive(int(pid)):
+                and not process_alive(int(pid)):
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
 
 
@@ -648,8 +650,7 @@ def _page(out: Path, records: list[TrialRecord], best: TrialRecord | None,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .reporting.figures import png_bytes
-    from .reporting.page import Section, Table, render
+    from .reporting.page import Section, Table, figure_file, render
 
     sections = []
     files = {}
@@ -680,17 +681,13 @@ def _page(out: Path, records: list[TrialRecord], best: TrialRecord | None,
         ax.set_ylabel("int8 accuracy (validation, TFLM kernels)")
         ax.legend()
         name = f"pareto_{cost.split('_')[0]}.png"
-        (out / name).write_bytes(png_bytes(fig))
-        plt.close(fig)
+        figure = figure_file(fig, out / name, f"int8 accuracy against {label}")   # closes fig
         files[name] = str(out / name)
         section = Section(f"Accuracy against {label}")
         section.tables.append(Table(["trial", "architecture", "int8 accuracy", label], [
             [str(r.number), r.arch, f"{r.val_int8_accuracy:.4f}", f"{getattr(r, cost):,}"]
             for r in front]))
-        from .reporting.page import Figure
-
-        data_uri = "data:image/png;base64," + base64.b64encode((out / name).read_bytes()).decode()
-        section.figures.append(Figure(name, f"int8 accuracy against {label}", data_uri))
+        section.figures.append(figure)
         sections.append(section)
     sections.append(Section("Trials", tables=[Table(
         ["trial", "status", "architecture", "parameters", "int8 acc.", "arena B", "flash B",

@@ -69,13 +69,8 @@ class HostilePeer:
                 if not words:
                     continue
                 if words[0] == "id":
-                    for text in self.before_id:
-                        if self._stop.is_set():
-                            return
-                        try:
-                            self._send(text)
-                        except OSError:
-                            return
+                    if not self._stream(self.before_id):
+                        return
                     for ident in self.ident:
                         self._send(ident)
                 elif words[0] == "selfcheck":
@@ -85,13 +80,19 @@ class HostilePeer:
                     self._send(f"edgecnn selfcheck done passed={self.vectors} "
                                f"total={self.vectors}")
                 elif words[0] == "bench":
-                    for text in self.bench_lines(int(words[1])):
-                        if self._stop.is_set():
-                            return
-                        try:
-                            self._send(text)
-                        except OSError:
-                            return
+                    if not self._stream(self.bench_lines(int(words[1]))):
+                        return
+
+    def _stream(self, lines) -> bool:
+        """Send ``lines`` (which may never end) until closed; False once the peer stops."""
+        for text in lines:
+            if self._stop.is_set():
+                return False
+            try:
+                self._send(text)
+            except OSError:
+                return False
+        return True
 
     def close(self) -> None:
         self._stop.set()

@@ -109,16 +109,19 @@ def model_context(name: str, data: bytes, sha256: str, operators: int, input: Te
                         max(1, operators), input, output)
 
 
+def _commentable(text: str) -> str:
+    """Printable ASCII only, no line breaks, no comment terminators or line continuations."""
+    return re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "* /").replace("\\", "/")
+
+
 def comment_safe(text: str) -> str:
-    """Text for a // comment: printable ASCII only, no line breaks, no comment terminators."""
-    text = re.sub(r"[^\x20-\x7e]", "?", text)
-    return text.replace("*/", "* /").replace("\\", "/")[:120]
+    """Text for one // comment."""
+    return _commentable(text)[:120]
 
 
 def comment_lines(text: str, width: int = 96) -> list[str]:
-    """Longer text for // comments: made safe as by ``comment_safe``, wrapped into lines."""
+    """Longer text for // comments, wrapped into lines."""
     import textwrap
 
-    safe = re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "* /").replace("\\", "/")
-    return textwrap.wrap(safe[:2000], width) or [""]
+    return textwrap.wrap(_commentable(text)[:2000], width) or [""]
 

@@ -69,9 +69,8 @@ def host_build(project: Project) -> HostBuild:
     return get_runtime(project.manifest.firmware.runtime).host_build(project)
 
 
-def compile_virtual_board(project: Project) -> Path:
+def compile_virtual_board(project: Project, host: HostBuild) -> Path:
     """The virtual board's program: the project's firmware with its runtime's host build."""
-    host = host_build(project)
     replacements = tuple(resource_dir("firmware") / name for name in host.sources)
     return compile_host_firmware(project, runtime_sources=replacements or None,
                                  defines=(f'-DEDGECNN_KERNELS_OVERRIDE="{host.kernels}"',))
@@ -87,15 +86,15 @@ class HostFirmware:
     def __init__(self, project: str | Path | Project, program: Path | None = None):
         self.project = project if isinstance(project, Project) else load_project(project)
         self.program = program
-        host = host_build(self.project)
-        self.clock, self.arena = host.clock, host.arena
+        self.host = host_build(self.project)
+        self.clock, self.arena = self.host.clock, self.host.arena
         self.port = ""
         self._procs: list[Any] = []
         self._fds: tuple[int, int] | None = None
 
     def start(self) -> str:
-        host = host_build(self.project)
-        program = self.program or compile_virtual_board(self.project)
+        host = self.host
+        program = self.program or compile_virtual_board(self.project, host)
         env: dict[str, str] | None = None
         pass_fds: tuple[int, ...] = ()
         pipes: tuple[int, ...] = ()

@@ -66,9 +66,7 @@ class Page:
         self.updated: Updated | None = None
 
     def figure(self, fig, name: str, caption: str) -> Figure:
-        data = png_bytes(fig)
-        (self.staged / name).write_bytes(data)
-        return Figure(name, caption, "data:image/png;base64," + base64.b64encode(data).decode())
+        return figure_file(fig, self.staged / name, caption)
 
     def write_json(self, name: str, data) -> None:
         (self.staged / name).write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
@@ -94,6 +92,13 @@ class Page:
 
     def discard(self) -> None:
         shutil.rmtree(self.staged, ignore_errors=True)
+
+
+def figure_file(fig, path: Path, caption: str) -> Figure:
+    """Write a matplotlib figure as PNG at ``path``; the page's Figure, its image embedded."""
+    data = png_bytes(fig)
+    path.write_bytes(data)
+    return Figure(path.name, caption, "data:image/png;base64," + base64.b64encode(data).decode())
 
 
 def render(kind: str, title: str, subtitle: str, sections: list[Section]) -> str:
