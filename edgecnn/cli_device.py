@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    from .harness.records import BenchReport, MlperfFigures
 
 from .cli_types import FiniteFloat
 from .harness.protocol import MAX_RUNS, MAX_VERIFY_SAMPLES
@@ -70,6 +66,7 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
               force, window_s, dataset):
     """Measure latency, arena and (with --verify) correctness on the board."""
     from .harness import Faults, bench
+    from .reporting.bench_report import console_lines
 
     faults = Faults.parse(fault) if fault else None
     bar = {}
@@ -91,78 +88,12 @@ def bench_cmd(project, port, runs, warmup, verify, samples, no_profile, timeout,
                    dataset=dataset)
     for b in bar.values():
         b.render_finish()
-    tag = {"virtual": " (VIRTUAL board: host timings)",
-           "emulator": " (EMULATOR: instruction counts, not device time)"}.get(report.source, "")
-    if report.mlperf:
-        _print_mlperf(report.mlperf, report.port, tag)
-    else:
-        _print_bench(report, tag)
-    click.echo(f"report    {report.files['md']}")
+    for line in console_lines(report):
+        click.echo(line)
     if report.verdict is not None and report.verdict.outputs_match is False:
         from .errors import OutputMismatchError
 
         raise OutputMismatchError(f"{report.verdict.summary} (report: {report.files['md']})")
-
-
-def _print_mlperf(mp: MlperfFigures, port: str, tag: str) -> None:
-    click.echo(f"DUT       {mp.name} ({mp.profile.get('model')}) on {port}{tag}; MLPerf Tiny "
-               "protocol")
-    click.echo(f"benchmark {mp.benchmark}")
-    if mp.windows and mp.median_throughput is not None and mp.per_inference_us is not None:
-        seconds = [w.elapsed_us / 1e6 for w in mp.windows]
-        click.echo(f"throughput median {mp.median_throughput:,.2f} inf./s over "
-                   f"{len(mp.windows)} windows of {mp.windows[0].runs} inferences, "
-                   f"{min(seconds):.1f}-{max(seconds):.1f} s each "
-                   f"({mp.per_inference_us:,.0f} µs an inference, by the DUT's m-lap-us clock)")
-        valid = ("every window lasted 10 s: valid for the runner" if mp.windows_valid else
-                 "windows shorter than the runner's 10 s: not valid for a submission")
-        click.echo(f"window    {valid}; a 10 s window here is `infer "
-                   f"{mp.inferences_per_10s} W` (set it in the runner's tests_performance.yaml)")
-    acc = mp.accuracy
-    if acc is not None:
-        auc = f"{acc.auc:.3f}" if acc.auc is not None else f"n/a ({acc.auc_unavailable})"
-        host_auc = f"{acc.host_auc:.3f}" if acc.host_auc is not None else "n/a"
-        click.echo(f"accuracy  Top 1% = {acc.top1_percent:.1f}, AUC = {auc} over {acc.files} "
-                   f"files ({acc.inferences} inferences); host reference: Top 1% = "
-                   f"{acc.host_top1_percent:.1f}, AUC = {host_auc}")
-    click.echo(f"results   {'equal' if mp.results_match else 'DIFFER FROM'} the host "
-               "reference (the benchmark's conversions), to 3 decimals")
-
-
-def _print_bench(report: BenchReport, tag: str) -> None:
-    lat, runs_info = report.latency, report.runs
-    click.echo(f"board     {report.device.board if report.device else '?'} on "
-               f"{report.port}{tag}")
-    a = report.arena
-    if a:
-        click.echo(f"arena     used {a.used_bytes:,} of {a.allocated_bytes:,} B allocated")
-    if lat and lat.us and runs_info:
-        s = lat.us
-        click.echo(f"latency   p50 {s.p50:,.0f} µs, p90 {s.p90:,.0f} µs, p99 {s.p99:,.0f} µs "
-                   f"({runs_info.received} of {runs_info.requested} runs"
-                   f"{', ' + str(runs_info.lost) + ' lost' if runs_info.lost else ''})")
-        if lat.cycles and report.source == "emulator":
-            click.echo(f"instrs    p50 {lat.cycles.p50:,.0f} instructions per inference "
-                       "(emulated; virtual µs = instructions / 1000)")
-        elif lat.cycles:
-            click.echo(f"cycles    p50 {lat.cycles.p50:,.0f}")
-        elif lat.cycles_unavailable:
-            click.echo(f"cycles    unavailable: {lat.cycles_unavailable}")
-    if report.memory:
-        m = report.memory
-        click.echo(f"memory    text {m.text:,} B, rodata {m.rodata:,} B, data {m.data:,} B, "
-                   f"bss {m.bss:,} B (arm-none-eabi-size -A)")
-    sc = report.selfcheck
-    if sc and sc.total == 0:
-        click.echo(f"selfcheck none: {sc.source}")
-    elif sc:
-        click.echo(f"selfcheck {sc.passed}/{sc.total} bit-exact" if sc.received == sc.total else
-                   f"selfcheck {sc.passed} of the {sc.received} of {sc.total} rows that arrived "
-                   "bit-exact")
-    v = report.verify
-    if v:
-        acc = (f", accuracy {v.device_accuracy:.4f}" if v.device_accuracy is not None else "")
-        click.echo(f"verify    {v.bitexact}/{v.checked} bit-exact{acc}")
 
 
 @click.command("emulate")

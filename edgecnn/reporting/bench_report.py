@@ -1,4 +1,5 @@
-"""Report files of a bench run: JSON, CSV of raw samples, Markdown summary, PNG plots."""
+"""Reporters of a bench run, each from the typed report: the console summary, JSON, CSV of raw
+samples, Markdown, PNG plots."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..fsutil import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
-    from ..harness.records import BenchReport
+    from ..harness.records import BenchReport, MlperfFigures
 
 
 def report_paths(out_json: Path) -> dict[str, Path]:
@@ -170,6 +171,80 @@ def markdown(report: BenchReport) -> str:
             f"from behind noise, {link.resets} board resets survived, {link.protocol_errors} "
             "protocol errors."]))
     return render("md", title, " ".join(lead), sections)
+
+
+def console_lines(report: BenchReport) -> list[str]:
+    """The run's summary as ``edgecnn bench`` prints it: one labelled line per figure."""
+    lines: list[str] = []
+    tag = {"virtual": " (VIRTUAL board: host timings)",
+           "emulator": " (EMULATOR: instruction counts, not device time)"}.get(report.source, "")
+    if report.mlperf:
+        _mlperf_lines(report.mlperf, report.port, tag, lines.append)
+    else:
+        _edgecnn_lines(report, tag, lines.append)
+    lines.append(f"report    {report.files['md']}")
+    return lines
+
+
+def _mlperf_lines(mp: MlperfFigures, port: str, tag: str, out) -> None:
+    out(f"DUT       {mp.name} ({mp.profile.get('model')}) on {port}{tag}; MLPerf Tiny "
+               "protocol")
+    out(f"benchmark {mp.benchmark}")
+    if mp.windows and mp.median_throughput is not None and mp.per_inference_us is not None:
+        seconds = [w.elapsed_us / 1e6 for w in mp.windows]
+        out(f"throughput median {mp.median_throughput:,.2f} inf./s over "
+                   f"{len(mp.windows)} windows of {mp.windows[0].runs} inferences, "
+                   f"{min(seconds):.1f}-{max(seconds):.1f} s each "
+                   f"({mp.per_inference_us:,.0f} µs an inference, by the DUT's m-lap-us clock)")
+        valid = ("every window lasted 10 s: valid for the runner" if mp.windows_valid else
+                 "windows shorter than the runner's 10 s: not valid for a submission")
+        out(f"window    {valid}; a 10 s window here is `infer "
+                   f"{mp.inferences_per_10s} W` (set it in the runner's tests_performance.yaml)")
+    acc = mp.accuracy
+    if acc is not None:
+        auc = f"{acc.auc:.3f}" if acc.auc is not None else f"n/a ({acc.auc_unavailable})"
+        host_auc = f"{acc.host_auc:.3f}" if acc.host_auc is not None else "n/a"
+        out(f"accuracy  Top 1% = {acc.top1_percent:.1f}, AUC = {auc} over {acc.files} "
+                   f"files ({acc.inferences} inferences); host reference: Top 1% = "
+                   f"{acc.host_top1_percent:.1f}, AUC = {host_auc}")
+    out(f"results   {'equal' if mp.results_match else 'DIFFER FROM'} the host "
+               "reference (the benchmark's conversions), to 3 decimals")
+
+
+def _edgecnn_lines(report: BenchReport, tag: str, out) -> None:
+    lat, runs_info = report.latency, report.runs
+    out(f"board     {report.device.board if report.device else '?'} on "
+               f"{report.port}{tag}")
+    a = report.arena
+    if a:
+        out(f"arena     used {a.used_bytes:,} of {a.allocated_bytes:,} B allocated")
+    if lat and lat.us and runs_info:
+        s = lat.us
+        out(f"latency   p50 {s.p50:,.0f} µs, p90 {s.p90:,.0f} µs, p99 {s.p99:,.0f} µs "
+                   f"({runs_info.received} of {runs_info.requested} runs"
+                   f"{', ' + str(runs_info.lost) + ' lost' if runs_info.lost else ''})")
+        if lat.cycles and report.source == "emulator":
+            out(f"instrs    p50 {lat.cycles.p50:,.0f} instructions per inference "
+                       "(emulated; virtual µs = instructions / 1000)")
+        elif lat.cycles:
+            out(f"cycles    p50 {lat.cycles.p50:,.0f}")
+        elif lat.cycles_unavailable:
+            out(f"cycles    unavailable: {lat.cycles_unavailable}")
+    if report.memory:
+        m = report.memory
+        out(f"memory    text {m.text:,} B, rodata {m.rodata:,} B, data {m.data:,} B, "
+                   f"bss {m.bss:,} B (arm-none-eabi-size -A)")
+    sc = report.selfcheck
+    if sc and sc.total == 0:
+        out(f"selfcheck none: {sc.source}")
+    elif sc:
+        out(f"selfcheck {sc.passed}/{sc.total} bit-exact" if sc.received == sc.total else
+                   f"selfcheck {sc.passed} of the {sc.received} of {sc.total} rows that arrived "
+                   "bit-exact")
+    v = report.verify
+    if v:
+        acc = (f", accuracy {v.device_accuracy:.4f}" if v.device_accuracy is not None else "")
+        out(f"verify    {v.bitexact}/{v.checked} bit-exact{acc}")
 
 
 def _plots(report: BenchReport, paths: dict[str, Path]) -> dict:

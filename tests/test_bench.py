@@ -324,7 +324,7 @@ def test_outputs_that_differ_fail_the_run_with_exit_status_3(kws_project, tmp_pa
 
 
 def test_every_mismatch_is_counted_when_the_list_is_capped(kws_project, tmp_path):
-    from edgecnn.harness.bench import MISMATCH_LIST
+    from edgecnn.harness.edgecnn_session import MISMATCH_LIST
 
     report = bench(kws_project, port="virtual", runs=1, verify=True, samples=8,
                    out=tmp_path, faults=Faults.parse("corrupt=1"), **FAST)
@@ -345,7 +345,7 @@ def test_a_virtual_board_opened_by_its_path_is_labelled_virtual(kws_project, tmp
 
 
 def test_a_cycle_counter_that_reads_zero_is_unavailable_not_a_figure():
-    from edgecnn.harness.bench import cycle_counter_state
+    from edgecnn.harness.edgecnn_session import cycle_counter_state
     from edgecnn.harness.link import Identification
 
     counting = Identification(has_cycles=True)
