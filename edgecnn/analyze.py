@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .tflite_model import Operator, TfliteModel, read_tflite
-from .tflm import ArenaMeasurement, measure_arena
+from .tflm_host import ArenaMeasurement, measure_arena
 
 # Ratio of a 32-bit MCU's size to this 64-bit host's, per recording-allocator category, as the
 # pinned boards' TFLM libraries allocate them. Measured with the pinned Arduino library (7948b85)

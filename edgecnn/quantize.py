@@ -22,7 +22,7 @@ from .errors import DatasetError, ModelFileError, ShapeMismatchError
 from .fsutil import atomic_write_bytes, check_writable_outputs, require_file
 from .metadata import ModelMeta
 from .tflite_model import read_tflite
-from .tflm import HostInterpreter
+from .tflm_host import HostInterpreter
 
 SELF_CHECK_SAMPLES = 8
 REPRESENTATIVE_SAMPLES = 300   # calibration images drawn from the training split

@@ -25,9 +25,13 @@ def run_tool(cmd: Sequence[str], what: str) -> None:
     """Run a compiler or linker; its first error line becomes an ``EdgecnnError``."""
     proc = subprocess.run(list(cmd), capture_output=True, text=True)
     if proc.returncode != 0:
-        lines = [x for x in proc.stderr.splitlines() if "warning" not in x]
-        first = next((x for x in lines if ("error" in x or "undefined" in x or "multiple" in x)
-                      and not x.startswith("collect2")), lines[-1] if lines else "")
+        # GCC's diagnostics are "FILE:LINE:COL: error: ..." and the linker's "... undefined
+        # reference to ..." / "multiple definition of ..."; the words are matched with their
+        # punctuation, as a path may hold them too.
+        lines = proc.stderr.splitlines()
+        first = next((x for x in lines if any(k in x for k in (
+            " error: ", " fatal error: ", "undefined reference", "multiple definition"))),
+            lines[-1] if lines else "")
         raise EdgecnnError(f"{what} failed: {first[:300]}")
 
 

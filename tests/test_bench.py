@@ -27,7 +27,7 @@ from edgecnn.harness import Faults, HostFirmware, bench, find_port
 from edgecnn.harness.link import port_error
 from edgecnn.harness.protocol import decode_output, infer_command, parse_line
 from edgecnn.harness.records import Profile, Runs
-from edgecnn.tflm import HostInterpreter
+from edgecnn.tflm_host import HostInterpreter
 
 FAST = dict(timeout=3.0, warmup=1)
 

@@ -134,7 +134,7 @@ def test_platformio_accepts_the_project(projects, board, env, platform):
 def test_test_vectors_hold_host_tflm_outputs(projects):
     import numpy as np
 
-    from edgecnn.tflm import HostInterpreter
+    from edgecnn.tflm_host import HostInterpreter
 
     project = projects["kws_ref_model.tflite", "nano33"].project
     text = (project / "src" / "test_vectors.cc").read_text()

@@ -14,7 +14,7 @@ from edgecnn.build import build
 from edgecnn.harness import HostFirmware
 from edgecnn.harness.bench import bench
 from edgecnn.harness.mlperf import MlperfClient
-from edgecnn.tflm import HostInterpreter
+from edgecnn.tflm_host import HostInterpreter
 
 
 @pytest.fixture(scope="module")

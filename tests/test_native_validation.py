@@ -59,7 +59,7 @@ def depthwise_model(mutate=None) -> bytes:
 
 
 def test_the_valid_graph_runs_on_tflm_and_lowers():
-    from edgecnn.tflm import HostInterpreter
+    from edgecnn.tflm_host import HostInterpreter
 
     data = depthwise_model()
     plan = lower(read_tflite(data))
@@ -151,7 +151,7 @@ def _float_edges(s, model):
 def test_a_full_integer_model_with_float_edges_is_not_called_hybrid():
     from edgecnn.boards import load_board
     from edgecnn.runtimes.tflm_compat import check_model
-    from edgecnn.tflm import HostInterpreter
+    from edgecnn.tflm_host import HostInterpreter
 
     data = depthwise_model(_float_edges)
     m = read_tflite(data)

@@ -99,7 +99,7 @@ def test_quantize_refuses_a_shape_mismatch_and_writes_nothing(tiny_model, tmp_pa
 
 
 def test_int8_outputs_match_tflm_run_by_hand(tiny_model):
-    from edgecnn.tflm import HostInterpreter
+    from edgecnn.tflm_host import HostInterpreter
 
     q = tiny_model["quantized"]
     sample = q.meta.samples[0]

@@ -50,7 +50,7 @@ def pareto_front(rows: list[dict], cost: str = "params", gain: str = "int8_accur
 
 def host_latency_us(tflite: bytes, sample: np.ndarray, runs: int) -> float:
     """Median host time of one TFLM Invoke() (set input, invoke, read output), in µs."""
-    from ..tflm import HostInterpreter
+    from ..tflm_host import HostInterpreter
 
     interpreter = HostInterpreter(tflite)
     interpreter.run(sample)                       # the first call pays one-off costs

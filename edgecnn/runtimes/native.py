@@ -567,7 +567,7 @@ class NativeRuntime:
                              self._plan(analysis))
 
     def reference(self, model_bytes: bytes):
-        from ..tflm import HostInterpreter
+        from ..tflm_host import HostInterpreter
 
         return HostInterpreter(model_bytes)
 

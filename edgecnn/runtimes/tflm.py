@@ -71,7 +71,7 @@ class TflmRuntime:
             ops=tuple(OpRegistration(name, lib.ops[name]) for name, _ in analysis.ops))
 
     def reference(self, model_bytes: bytes):
-        from ..tflm import HostInterpreter
+        from ..tflm_host import HostInterpreter
 
         return HostInterpreter(model_bytes)
 

@@ -59,7 +59,7 @@ def serve(model_bytes: bytes, read_fd: int, write_fd: int) -> None:
     """Send the header, then answer inputs until the firmware closes its end."""
     from ..analyze import arena_32bit
     from ..tflite_model import read_tflite
-    from ..tflm import HostInterpreter, measure_arena
+    from ..tflm_host import HostInterpreter, measure_arena
 
     model = read_tflite(model_bytes)
     interpreter = HostInterpreter(model_bytes)

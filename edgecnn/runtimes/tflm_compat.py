@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedModelError
 from ..tflite_model import Operator, TfliteModel
-from ..tflm import prepare_failures
+from ..tflm_host import prepare_failures
 from .base import Compatibility, Difference
 
 

@@ -87,7 +87,7 @@ def test_force_builds_it_anyway_with_a_warning_recorded_in_the_manifest(
 
 def test_requantize_makes_a_third_party_model_per_tensor_and_buildable(
         per_channel_dense_model, tmp_path):
-    from edgecnn.tflm import HostInterpreter
+    from edgecnn.tflm_host import HostInterpreter
 
     out = tmp_path / "fixed.tflite"
     proc = run_cli("requantize", per_channel_dense_model, "--out", out)
