@@ -53,8 +53,15 @@ def _ranges(values) -> dict[str, str]:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--storage", help="An Optuna RDB URL (e.g. sqlite:///study.db, postgresql://...) "
                                 "shared by several machines; default: a journal file in --out.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+              help="Run the trials on a Ray cluster with Ray Tune (Optuna stays the searcher, "
+                   "on the same study): --ray alone starts Ray on this machine (127.0.0.1), "
+                   "--ray HOST:PORT joins a cluster's head. Needs pip install \"edgecnn[ray]\".")
+@click.option("--cpus-per-trial", default=1, show_default=True, type=click.IntRange(1, 1024),
+              help="With --ray: CPUs Ray gives each trial (and TensorFlow's threads).")
 def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, epochs,
-               train_samples, max_flash, max_arena, max_model, max_instructions, seed, storage):
+               train_samples, max_flash, max_arena, max_model, max_instructions, seed, storage,
+               ray_address, cpus_per_trial):
     """Search for the most accurate model that fits the board: every candidate's int8 graph is
     measured before training, and only those that fit are trained (Optuna)."""
     from .boards import load_board
@@ -69,7 +76,16 @@ def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, ep
         if archs else (), ranges=_ranges(params), epochs=epochs, train_samples=train_samples,
         max_flash=max_flash, max_arena=max_arena, max_model=max_model,
         max_instructions=max_instructions, seed=seed, storage=storage)
-    result = search(config, log=lambda line: click.echo(line, err=True))
+    engine = None
+    if ray_address is not None:
+        from .search_ray import RayEngine
+
+        engine = RayEngine(ray_address, cpus_per_trial)
+        engine.connect()        # a cluster that is not there is said before any work
+    elif cpus_per_trial != 1:
+        raise click.BadParameter("is for --ray (in this process TensorFlow uses every core)",
+                                 param_hint="--cpus-per-trial")
+    result = search(config, log=lambda line: click.echo(line, err=True), engine=engine)
     done = sum(r.status == "complete" for r in result.records)
     click.echo(f"trials    {len(result.records)}: {done} trained, {result.rejected} rejected "
                "before training")

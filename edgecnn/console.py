@@ -129,7 +129,17 @@ def progress_enabled() -> bool:
     forced = os.environ.get(PROGRESS_ENV)
     if forced in ("0", "1"):
         return forced == "1"
-    return sys.stderr.isatty()
+    return is_terminal(sys.stderr)
+
+
+def is_terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal; False for a stream that cannot say (a host
+    application's replacement of sys.stderr, such as Ray Tune's tee of a trial's output)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (OSError, ValueError):       # closed or detached
+        return False
 
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterable[T]:
@@ -145,4 +155,4 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 
 def keras_verbosity() -> int:
     """Keras' fit verbosity: its progress bar on a terminal, one line per epoch elsewhere."""
-    return 1 if sys.stdout.isatty() else 2
+    return 1 if is_terminal(sys.stdout) else 2

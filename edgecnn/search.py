@@ -26,12 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import EdgecnnError, OptionError
 
 STUDY_NAME = "edgecnn-search"
 JOURNAL = "study.journal"
+# the objectives: int8 accuracy (validation, TFLM kernels), allocated arena, flash
+DIRECTIONS: tuple[Literal["maximize", "minimize"], ...] = ("maximize", "minimize", "minimize")
 
 
 # -- the search space, declared once ---------------------------------------------------------
@@ -307,11 +309,12 @@ def _record_costs(record: TrialRecord, tflite: bytes, analysis, fit) -> None:
     record.macs = analysis.total_macs
 
 
-def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _Costs,
-              out: Path) -> tuple[float, float, float]:
-    """Optuna's objective: measure, reject (``TrialPruned``) or train and measure accuracy."""
-    import optuna
-
+def evaluate(number: int, arch: str, params: dict, training: dict, config: SearchConfig,
+             dataset, costs: _Costs, out: Path) -> TrialRecord:
+    """The trial runner every engine calls (Optuna in this process, a Ray Tune trainable):
+    build the candidate untrained, measure it and reject it when it does not fit (status
+    "rejected", a reason), or train it, quantize it, measure its int8 accuracy on the
+    validation split with TFLM's kernels and keep its files in ``out/trials/NNNN``."""
     from .console import import_tensorflow
     from .quantize import quantize
     from .train import TrainConfig, train
@@ -320,17 +323,14 @@ def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _
     import_tensorflow()
     import keras
 
-    trial.set_user_attr("worker", _worker())
-    arch, params, training = sample(space, trial)
-    record = TrialRecord(trial.number, "rejected", arch, params, training)
+    record = TrialRecord(number, "rejected", arch, params, training)
     keras.backend.clear_session()
     try:
         untrained = build_model(arch, dataset.input_shape, dataset.num_classes, **params)
         tflite, analysis, fit = costs.measure(untrained)
     except EdgecnnError as exc:
         record.reason = str(exc)
-        _keep(trial, record)
-        raise optuna.TrialPruned(record.reason) from None
+        return record
     _record_costs(record, tflite, analysis, fit)
     record.reason = costs.verdict(fit, len(tflite))
     if not record.reason and config.max_instructions is not None:
@@ -341,16 +341,15 @@ def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _
         else:
             record.reason = costs.verdict(fit, len(tflite), record.instructions)
     if record.reason:
-        _keep(trial, record)
-        raise optuna.TrialPruned(record.reason)
+        return record
     start = time.perf_counter()
     result = train(arch, dataset, TrainConfig(
-        epochs=config.epochs, patience=config.epochs, seed=config.seed + trial.number,
+        epochs=config.epochs, patience=config.epochs, seed=config.seed + number,
         verbose=0, arch_params=params, learning_rate=float(training["learning_rate"]),
         batch_size=int(training["batch_size"])))
     # selection on the validation split; the test split is for the one model reported
     validation = replace(dataset, x_test=dataset.x_val, y_test=dataset.y_val)
-    folder = out / "trials" / f"{trial.number:04d}"
+    folder = out / "trials" / f"{number:04d}"
     folder.mkdir(parents=True, exist_ok=True)
     q = quantize(result.model, validation, meta=result.meta)
     (folder / "model.tflite").write_bytes(q.tflite)
@@ -360,9 +359,28 @@ def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _
     record.train_seconds = round(time.perf_counter() - start, 1)
     record.val_int8_accuracy = q.meta.int8_accuracy
     record.val_float_accuracy = q.meta.float_accuracy
+    return record
+
+
+def objectives(record: TrialRecord) -> tuple[float, float, float]:
+    """The study's three objectives of a trained trial, in DIRECTIONS' order."""
+    return (float(record.val_int8_accuracy or 0.0), float(record.arena_bytes or 0),
+            float(record.flash_bytes or 0))
+
+
+def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _Costs,
+              out: Path) -> tuple[float, float, float]:
+    """Optuna's objective in this process: draw, evaluate, keep the record on the trial;
+    a rejected candidate is a pruned trial."""
+    import optuna
+
+    trial.set_user_attr("worker", _worker())
+    arch, params, training = sample(space, trial)
+    record = evaluate(trial.number, arch, params, training, config, dataset, costs, out)
     _keep(trial, record)
-    return float(q.meta.int8_accuracy or 0.0), float(record.arena_bytes or 0), \
-        float(record.flash_bytes or 0)
+    if record.status == "rejected":
+        raise optuna.TrialPruned(record.reason)
+    return objectives(record)
 
 
 def _keep(trial, record: TrialRecord) -> None:
@@ -392,16 +410,14 @@ def open_study(config: SearchConfig, out: Path):
     """The study in ``config.storage`` (an RDB URL) or in ``out``'s journal file; an existing
     one is continued. One line when the storage is not a study edgecnn can continue."""
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _refuse_foreign_storage(config.storage, out / JOURNAL)
     try:
-        storage: Any = config.storage or JournalStorage(JournalFileBackend(str(out / JOURNAL)))
+        storage = study_storage(config, out)
         study = optuna.create_study(
             study_name=STUDY_NAME, storage=storage, load_if_exists=True,
-            directions=["maximize", "minimize", "minimize"],
+            directions=list(DIRECTIONS),
             sampler=optuna.samplers.TPESampler(seed=config.seed))
     except Exception as exc:    # the storage's own errors: SQLAlchemy, a damaged journal
         raise EdgecnnError(f"cannot open the study in {config.storage or out / JOURNAL}: "
@@ -416,6 +432,14 @@ def open_study(config: SearchConfig, out: Path):
     study.set_user_attr("edgecnn", stamp)
     _fail_abandoned(study)
     return study
+
+
+def study_storage(config: SearchConfig, out: Path) -> Any:
+    """The study's storage: ``config.storage`` (an RDB URL) or the journal file in ``out``."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return config.storage or JournalStorage(JournalFileBackend(str(out / JOURNAL)))
 
 
 def _worker() -> str:
@@ -499,10 +523,17 @@ def check_budgets(space: SearchSpace, costs: _Costs) -> None:
     raise OptionError("no candidate can meet the budgets; " + "; ".join(figures[:3]))
 
 
-def search(config: SearchConfig, *, log: Callable[[str], None] = print) -> SearchResult:
+# (study, space, config, dataset, out, trials to run, trial_log) -> None: runs the trials
+# somewhere else than this process (edgecnn.search_ray.RayEngine), each with evaluate()
+Engine = Callable[[Any, SearchSpace, SearchConfig, Any, Path, int, "TrialLog"], None]
+
+
+def search(config: SearchConfig, *, log: Callable[[str], None] = print,
+           engine: Engine | None = None) -> SearchResult:
     """Run (or continue) the study until it holds ``config.trials`` finished trials; write
-    the outputs. Ctrl-C or SIGTERM stops it with every finished trial kept and the outputs
-    written."""
+    the outputs. ``engine`` runs the trials elsewhere (a Ray cluster); by default they run
+    in this process. Ctrl-C or SIGTERM stops it with every finished trial kept and the
+    outputs written."""
     import optuna
 
     from .data import load_dataset
@@ -522,42 +553,56 @@ def search(config: SearchConfig, *, log: Callable[[str], None] = print) -> Searc
     check_budgets(space, costs)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(t.state in finished for t in study.trials)
-    best: dict[str, Any] = {}
+    trial_log = TrialLog(log)
 
     def progress(study, trial) -> None:
         record = _records_of(trial)
-        if record is None:
-            return
-        if record.status == "complete":
-            if record.val_int8_accuracy is not None and record.val_int8_accuracy > best.get(
-                    "acc", -1):
-                best.update(acc=record.val_int8_accuracy, number=record.number)
-            log(f"trial {record.number}: {record.arch} {_short(record.params)}: int8 "
-                f"{record.val_int8_accuracy:.4f} (validation), arena {record.arena_bytes:,} B, "
-                f"flash {record.flash_bytes:,} B"
-                + (f", {record.instructions:,} emulated instructions" if record.instructions
-                   else "") + f", {record.train_seconds:.0f} s; best "
-                f"{best['acc']:.4f} (trial {best['number']})")
-        else:
-            log(f"trial {record.number}: {record.arch} {_short(record.params)}: rejected "
-                f"before training: {record.reason}")
+        if record is not None:
+            trial_log(record)
 
     interrupted: BaseException | None = None
     if done < config.trials:
         log(f"study {out / JOURNAL if not config.storage else config.storage}: {done} trial(s) "
             f"done, {config.trials - done} to go on {costs.board.title}")
         try:
-            study.optimize(
-                lambda trial: run_trial(trial, space, config, dataset, costs, out),
-                n_trials=config.trials - done, catch=(EdgecnnError,),
-                callbacks=[optuna.study.MaxTrialsCallback(config.trials, states=finished),
-                           progress])
+            if engine is not None:
+                engine(study, space, config, dataset, out, config.trials - done, trial_log)
+            else:
+                study.optimize(
+                    lambda trial: run_trial(trial, space, config, dataset, costs, out),
+                    n_trials=config.trials - done, catch=(EdgecnnError,),
+                    callbacks=[optuna.study.MaxTrialsCallback(config.trials, states=finished),
+                               progress])
         except KeyboardInterrupt as exc:      # Ctrl-C, or SIGTERM/SIGHUP (edgecnn's handler)
             interrupted = exc
     result = write_outputs(study, out, dataset, config)
     if interrupted is not None:
         raise interrupted
     return result
+
+
+class TrialLog:
+    """One console line per finished trial, with the best so far."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.best: TrialRecord | None = None
+
+    def __call__(self, record: TrialRecord) -> None:
+        if record.status != "complete":
+            self.log(f"trial {record.number}: {record.arch} {_short(record.params)}: "
+                     + ("rejected before training: " if record.status == "rejected" else
+                        "failed: ") + record.reason)
+            return
+        acc = record.val_int8_accuracy or 0.0
+        if self.best is None or acc > (self.best.val_int8_accuracy or 0.0):
+            self.best = record
+        self.log(f"trial {record.number}: {record.arch} {_short(record.params)}: int8 "
+                 f"{acc:.4f} (validation), arena {record.arena_bytes:,} B, flash "
+                 f"{record.flash_bytes:,} B"
+                 + (f", {record.instructions:,} emulated instructions" if record.instructions
+                    else "") + f", {record.train_seconds:.0f} s; best "
+                 f"{self.best.val_int8_accuracy:.4f} (trial {self.best.number})")
 
 
 def _records_of(trial) -> TrialRecord | None:

@@ -194,3 +194,80 @@ def test_an_instruction_budget_is_measured_on_the_emulated_cortex_m4(tmp_path):
         if r.status == "rejected":
             assert "--max-instructions" in r.reason and r.train_seconds is None
     assert all(r.instructions > 10_000 for r in measured)
+
+
+RAY_CLUSTER = """
+import os, sys
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"     # every socket on 127.0.0.1
+from ray.cluster_utils import Cluster
+cluster = Cluster(initialize_head=True,
+                  head_node_args={"num_cpus": 1, "include_dashboard": False})
+cluster.add_node(num_cpus=1)                              # a second node: head + worker
+cluster.wait_for_nodes()
+print(cluster.address, flush=True)
+sys.stdin.read()                                          # until the test closes stdin
+cluster.shutdown()
+"""
+
+
+@pytest.fixture
+def ray_cluster():
+    """A Ray cluster of two nodes (head and worker) on 127.0.0.1, started and stopped here."""
+    pytest.importorskip("ray.tune", reason="Ray Tune is the [ray] extra; .[test] installs it")
+    proc = subprocess.Popen([sys.executable, "-c", RAY_CLUSTER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("127.0.0.1:"), address
+        yield address
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+
+
+def test_trials_run_on_a_ray_cluster_into_the_same_study(ray_cluster, tmp_path):
+    out = tmp_path / "s"
+    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--epochs", "1",
+                   "--archs", "edge_cnn,edge_cnn_gap", "--trials", "3", "--max-arena", "3500",
+                   "--out", out, "--ray", ray_cluster)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((out / "trials.json").read_text())
+    assert sorted(r["number"] for r in rows) == [0, 1, 2]
+    assert all(r["status"] in ("complete", "rejected") for r in rows)
+    for r in rows:
+        assert (out / "trials" / f"{r['number']:04d}" / "model.tflite").is_file() == (
+            r["status"] == "complete")
+        if r["status"] == "rejected":
+            assert "--max-arena 3,500 B" in r["reason"]
+        else:
+            assert r["arena_bytes"] <= 3500 and 0 <= r["val_int8_accuracy"] <= 1
+    for r in rows:     # one console line per finished trial, from the driver
+        assert f"trial {r['number']}: {r['arch']}" in proc.stderr
+    assert "next      edgecnn build --model" in proc.stdout or not any(
+        r["status"] == "complete" for r in rows)
+    # the same study: a run in this process continues it where the cluster left it
+    again = search(SearchConfig(out=out, trials=4, max_arena=3500, **FAST), log=lambda s: None)
+    assert [r.number for r in again.records] == [0, 1, 2, 3]
+
+
+def test_a_ray_address_nothing_answers_on_is_one_line(tmp_path):
+    pytest.importorskip("ray.tune")
+    import socket
+
+    with socket.socket() as s:           # a port of this machine's loopback nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--out", tmp_path / "s",
+                   "--ray", f"127.0.0.1:{port}")
+    assert_one_line_error(proc, f"--ray 127.0.0.1:{port}: no Ray cluster answers there")
+    assert time.monotonic() - start < 30
+    assert not (tmp_path / "s").exists()
+
+
+def test_ray_not_installed_says_how_to_install_it(tmp_path):
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "from edgecnn.cli import main\n"
+            f"main(['search', '--board', 'nano33', '--out', {str(tmp_path / 's')!r}, '--ray'])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert_one_line_error(proc, 'pip install "edgecnn[ray]"')
