@@ -1,6 +1,6 @@
 """``edgecnn search --ray``: the same study, its trials run by Ray Tune on a Ray cluster.
 
-Ray Tune schedules the trials (``cpus_per_trial`` CPUs each, one fresh worker process per
+Ray Tune schedules the trials (``cpus_per_trial`` CPUs each, workers reused from trial to
 trial, TensorFlow's thread pools sized to those CPUs); Optuna stays the searcher, through
 Ray Tune's ``OptunaSearch`` on the study edgecnn opened (the journal in ``--out`` or the RDB
 ``--storage``), so the trials land where an in-process search puts them and a rerun, with or
@@ -188,8 +188,13 @@ def _trainable(config: dict, *, space: SearchSpace, search: SearchConfig, datase
     import_tensorflow()
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    # A reused worker has run TensorFlow already: its pools are set (to the same count)
+    if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:        # TensorFlow initialised: the pools cannot change now
+            pass
     arch, params, training = _candidate(space, config)
     number = int(config["number"])
     record = evaluate(number, arch, params, training, search, dataset,
@@ -239,8 +244,10 @@ class RayEngine:
             {"cpu": self.cpus_per_trial})
         tuner = tune.Tuner(
             trainable,
+            # workers are reused from trial to trial: TensorFlow is imported once per
+            # worker, not once per trial (evaluate() clears Keras' session each time)
             tune_config=tune.TuneConfig(search_alg=searcher, num_samples=trials,
-                                        reuse_actors=False),
+                                        reuse_actors=True),
             run_config=tune.RunConfig(name="tune", storage_path=str((out / "ray").resolve()),
                                       verbose=0, log_to_file=True))
         tuner.fit()

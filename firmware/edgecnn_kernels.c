@@ -46,109 +46,155 @@ int32_t edgecnn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
 #define SRDHM edgecnn_saturating_rounding_doubling_high_mul
 #define RDBPOT edgecnn_rounding_divide_by_pot
 
-/* Sum of w[i] * col[i]: int8 weights times int16 activations that already hold the input
- * offset (padding taps are 0). `col` is in the order fill_col() writes: in each group
- * of four, elements 0, 2, 1, 3, which is how SXTB16 splits four weight bytes. The sum is the
- * reference's sum of the same products (integer addition in another order: the same int32). */
-static int32_t dot_col(const int16_t* col, const int8_t* w, int32_t n, int32_t acc) {
+/* MultiplyByQuantizedMultiplier for the kernels' per-channel multipliers, which the host makes
+ * in [2^30, 2^31) (never INT32_MIN, so SRDHM's one saturating case cannot occur): the same
+ * arithmetic as edgecnn_multiply_by_quantized_multiplier() without it, inlined. */
+static inline int32_t scale_by_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
+  const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+  const int32_t high =
+      (int32_t)(((int64_t)wrap_shl(x, left) * multiplier + ((int64_t)1 << 30)) >> 31);
+  const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
+  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+  return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
+static inline int8_t requantize(int32_t acc, const int32_t* bias, int32_t c, int32_t multiplier,
+                                int32_t shift, int32_t output_offset, int32_t lo, int32_t hi) {
+  if (bias) acc += bias[c];
+  acc = scale_by_multiplier(acc, multiplier, shift) + output_offset;
+  return (int8_t)clamp32(acc, lo, hi);
+}
+
+/* SXTB16 of a word rotated by 8: bytes 1 and 3 as two int16 (one instruction on a DSP core;
+ * GCC does not fuse the rotation into SXTB16 by itself). */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+static inline int16x2_t sxtb16_ror8(uint32_t x) {
+#if defined(__GNUC__)
+  int16x2_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+#else
+  return __sxtb16(__ror(x, 8));
+#endif
+}
+#endif
+
+/* Four sums at once: pixels a and b, each against the weights of channels 0 and 1, over n int8
+ * pairs: acc[0] += a.w0, acc[1] += a.w1, acc[2] += b.w0, acc[3] += b.w1. The DSP variant splits
+ * four bytes into two int16 pairs with SXTB16 (bytes 0 and 2, then 1 and 3) for the input and
+ * the weights alike, so that SMLAD multiplies matching bytes; the sum is the same int32. */
+static void dot_2x2(const int8_t* a, const int8_t* b, const int8_t* w0, const int8_t* w1, int32_t n,
+                    int32_t acc[4]) {
+  int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
   int32_t i = 0;
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
   for (; i + 4 <= n; i += 4) {
-    uint32_t wv, c02, c13;
-    memcpy(&wv, w + i, 4);
-    memcpy(&c02, col + i, 4);
-    memcpy(&c13, col + i + 2, 4);
-    acc = __smlad(__sxtb16(wv), (int16x2_t)c02, acc);
-    acc = __smlad(__sxtb16((wv >> 8) | (wv << 24)), (int16x2_t)c13, acc);
-  }
-#else
-  for (; i + 4 <= n; i += 4) {
-    acc += w[i] * col[i] + w[i + 2] * col[i + 1] + w[i + 1] * col[i + 2] + w[i + 3] * col[i + 3];
+    uint32_t va, vb, vw0, vw1;
+    memcpy(&va, a + i, 4);
+    memcpy(&vb, b + i, 4);
+    memcpy(&vw0, w0 + i, 4);
+    memcpy(&vw1, w1 + i, 4);
+    const int16x2_t a02 = __sxtb16(va), a13 = sxtb16_ror8(va);
+    const int16x2_t b02 = __sxtb16(vb), b13 = sxtb16_ror8(vb);
+    const int16x2_t w002 = __sxtb16(vw0), w013 = sxtb16_ror8(vw0);
+    const int16x2_t w102 = __sxtb16(vw1), w113 = sxtb16_ror8(vw1);
+    a0 = __smlad(a02, w002, __smlad(a13, w013, a0));
+    a1 = __smlad(a02, w102, __smlad(a13, w113, a1));
+    b0 = __smlad(b02, w002, __smlad(b13, w013, b0));
+    b1 = __smlad(b02, w102, __smlad(b13, w113, b1));
   }
 #endif
-  for (; i < n; ++i) acc += (int32_t)w[i] * col[i];
-  return acc;
+  for (; i < n; ++i) {
+    a0 += a[i] * w0[i];
+    a1 += a[i] * w1[i];
+    b0 += b[i] * w0[i];
+    b1 += b[i] * w1[i];
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1;
 }
 
-/* One output pixel's receptive field as int16 (input + offset), 0 where it falls outside the
- * input, in dot_col's order. */
-static void fill_col(const EdgecnnConvParams* p, const int8_t* input, int32_t in_y0, int32_t in_x0,
-                     int16_t* col) {
-  /* a local copy: stores through int8_t pointers may alias *p, not q */
-  const EdgecnnConvParams q = *p;
-  const int32_t n = q.k_h * q.k_w * q.in_c;
-  int32_t k = 0;
-  for (int32_t ky = 0; ky < q.k_h; ++ky) {
-    const int32_t iy = in_y0 + q.dilation_h * ky;
-    for (int32_t kx = 0; kx < q.k_w; ++kx) {
-      const int32_t ix = in_x0 + q.dilation_w * kx;
-      const int inside = iy >= 0 && iy < q.in_h && ix >= 0 && ix < q.in_w;
-      const int8_t* in = input + ((size_t)iy * q.in_w + ix) * q.in_c;
-      for (int32_t ic = 0; ic < q.in_c; ++ic, ++k) {
-        /* position k goes to its slot in the 0, 2, 1, 3 order of its group of four */
-        const int32_t group = k & ~3, lane = k & 3;
-        const int32_t slot = (k < (n & ~3)) ? group + ((lane & 1) << 1) + (lane >> 1) : k;
-        col[slot] = inside ? (int16_t)(in[ic] + q.input_offset) : 0;
+/* One output pixel's receptive field as raw int8, in the weights' order ([kh][kw][in]); a tap
+ * outside the input holds the input's zero point, which the folded bias cancels exactly. */
+static void im2col_s8(const EdgecnnConvParams* q, const int8_t* input, int32_t in_y0, int32_t in_x0,
+                      int8_t* col) {
+  const int8_t zero_point = (int8_t)(-q->input_offset);
+  const int32_t in_c = q->in_c;
+  for (int32_t ky = 0; ky < q->k_h; ++ky) {
+    const int32_t iy = in_y0 + q->dilation_h * ky;
+    for (int32_t kx = 0; kx < q->k_w; ++kx, col += in_c) {
+      const int32_t ix = in_x0 + q->dilation_w * kx;
+      if (iy < 0 || iy >= q->in_h || ix < 0 || ix >= q->in_w) {
+        memset(col, zero_point, (size_t)in_c);
+      } else if (in_c < 8) {
+        const int8_t* in = input + ((size_t)iy * q->in_w + ix) * in_c;
+        for (int32_t c = 0; c < in_c; ++c) col[c] = in[c];
+      } else {
+        memcpy(col, input + ((size_t)iy * q->in_w + ix) * in_c, (size_t)in_c);
       }
     }
   }
 }
 
-static int8_t requantize(int32_t acc, const int32_t* bias, int32_t c, int32_t multiplier,
-                         int32_t shift, int32_t output_offset, int32_t lo, int32_t hi) {
-  if (bias) acc += bias[c];
-  acc = edgecnn_multiply_by_quantized_multiplier(acc, multiplier, shift) + output_offset;
-  return (int8_t)clamp32(acc, lo, hi);
+static int conv_is_pointwise(const EdgecnnConvParams* q) {
+  return q->k_h == 1 && q->k_w == 1 && q->stride_h == 1 && q->stride_w == 1 && q->pad_h == 0 &&
+         q->pad_w == 0;
 }
 
-/* reference_integer_ops::ConvPerChannel (one group), through a per-pixel window buffer. */
+int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p) {
+  if (conv_is_pointwise(p)) return 0; /* reads the input's pixels where they are */
+  return 2 * ((p->k_h * p->k_w * p->in_c + 3) & ~3);
+}
+
+/* reference_integer_ops::ConvPerChannel (one group). Σ w·(x + offset) + bias is computed as
+ * Σ w·x + folded_bias, folded_bias = bias + offset·Σ w (made on the host), so the inputs are
+ * used as raw int8: a pointwise convolution reads them in place, any other through a window of
+ * two pixels (im2col_s8). Two pixels by two output channels per inner loop: each load serves
+ * two products. */
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                      void* scratch) {
   /* a local copy: stores through int8_t pointers may alias *p, not q */
   const EdgecnnConvParams q = *p;
   const int32_t n = q.k_h * q.k_w * q.in_c;
-  int16_t* col_a = (int16_t*)scratch;
-  int16_t* col_b = col_a + ((n + 1) & ~1); /* keeps 4-byte alignment */
+  const int pointwise = conv_is_pointwise(&q);
+  int8_t* col_a = (int8_t*)scratch;
+  int8_t* col_b = col_a + ((n + 3) & ~3);
   const int32_t pixels = q.out_h * q.out_w;
   for (int32_t px = 0; px < pixels; px += 2) {
-    /* two output pixels (in raster order) per pass: each weight load serves both */
     const int32_t pair = px + 1 < pixels;
-    const int32_t oy = px / q.out_w, ox = px % q.out_w;
-    fill_col(&q, input, oy * q.stride_h - q.pad_h, ox * q.stride_w - q.pad_w, col_a);
-    if (pair) {
-      const int32_t oy1 = (px + 1) / q.out_w, ox1 = (px + 1) % q.out_w;
-      fill_col(&q, input, oy1 * q.stride_h - q.pad_h, ox1 * q.stride_w - q.pad_w, col_b);
+    const int8_t *a, *b;
+    if (pointwise) {
+      a = input + (size_t)px * q.in_c;
+      b = pair ? a + q.in_c : a;
+    } else {
+      const int32_t oy = px / q.out_w, ox = px % q.out_w;
+      im2col_s8(&q, input, oy * q.stride_h - q.pad_h, ox * q.stride_w - q.pad_w, col_a);
+      if (pair) {
+        const int32_t oy1 = (px + 1) / q.out_w, ox1 = (px + 1) % q.out_w;
+        im2col_s8(&q, input, oy1 * q.stride_h - q.pad_h, ox1 * q.stride_w - q.pad_w, col_b);
+      }
+      a = col_a;
+      b = pair ? col_b : col_a;
     }
     int8_t* out_a = output + (size_t)px * q.out_c;
     int8_t* out_b = out_a + q.out_c;
-    for (int32_t oc = 0; oc < q.out_c; ++oc) {
-      const int8_t* w = q.weights + (size_t)oc * n;
-      int32_t a = 0, b = 0;
-      int32_t i = 0;
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-      if (pair) {
-        for (; i + 4 <= n; i += 4) {
-          uint32_t wv, a02, a13, b02, b13;
-          memcpy(&wv, w + i, 4);
-          memcpy(&a02, col_a + i, 4);
-          memcpy(&a13, col_a + i + 2, 4);
-          memcpy(&b02, col_b + i, 4);
-          memcpy(&b13, col_b + i + 2, 4);
-          const int16x2_t w02 = __sxtb16(wv), w13 = __sxtb16((wv >> 8) | (wv << 24));
-          a = __smlad(w02, (int16x2_t)a02, a);
-          a = __smlad(w13, (int16x2_t)a13, a);
-          b = __smlad(w02, (int16x2_t)b02, b);
-          b = __smlad(w13, (int16x2_t)b13, b);
-        }
+    for (int32_t oc = 0; oc < q.out_c; oc += 2) {
+      const int32_t two = oc + 1 < q.out_c;
+      const int8_t* w0 = q.weights + (size_t)oc * n;
+      int32_t acc[4] = {0, 0, 0, 0};
+      dot_2x2(a, b, w0, two ? w0 + n : w0, n, acc);
+      out_a[oc] = requantize(acc[0], q.folded_bias, oc, q.multiplier[oc], q.shift[oc],
+                             q.output_offset, q.act_min, q.act_max);
+      if (two) {
+        out_a[oc + 1] = requantize(acc[1], q.folded_bias, oc + 1, q.multiplier[oc + 1],
+                                   q.shift[oc + 1], q.output_offset, q.act_min, q.act_max);
       }
-#endif
-      a = dot_col(col_a + i, w + i, n - i, a);
-      out_a[oc] = requantize(a, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
-                             q.act_min, q.act_max);
       if (pair) {
-        b = dot_col(col_b + i, w + i, n - i, b);
-        out_b[oc] = requantize(b, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
-                               q.act_min, q.act_max);
+        out_b[oc] = requantize(acc[2], q.folded_bias, oc, q.multiplier[oc], q.shift[oc],
+                               q.output_offset, q.act_min, q.act_max);
+        if (two) {
+          out_b[oc + 1] = requantize(acc[3], q.folded_bias, oc + 1, q.multiplier[oc + 1],
+                                     q.shift[oc + 1], q.output_offset, q.act_min, q.act_max);
+        }
       }
     }
   }
@@ -171,20 +217,44 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
       int8_t* out = output + ((size_t)oy * q.out_w + ox) * q.out_c;
       int32_t c = 0;
       if (m == 1) {
+        /* the taps inside the input, once per pixel */
+        int32_t ky0 = 0, ky1 = q.k_h, kx0 = 0, kx1 = q.k_w;
+        while (ky0 < ky1 && in_y0 + q.dilation_h * ky0 < 0) ++ky0;
+        while (ky1 > ky0 && in_y0 + q.dilation_h * (ky1 - 1) >= q.in_h) --ky1;
+        while (kx0 < kx1 && in_x0 + q.dilation_w * kx0 < 0) ++kx0;
+        while (kx1 > kx0 && in_x0 + q.dilation_w * (kx1 - 1) >= q.in_w) --kx1;
+        const size_t tap_x = (size_t)q.dilation_w * q.in_c;
         for (; c + 4 <= q.out_c; c += 4) {
           int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-          for (int32_t ky = 0; ky < q.k_h; ++ky) {
-            const int32_t iy = in_y0 + q.dilation_h * ky;
-            if (iy < 0 || iy >= q.in_h) continue;
-            for (int32_t kx = 0; kx < q.k_w; ++kx) {
-              const int32_t ix = in_x0 + q.dilation_w * kx;
-              if (ix < 0 || ix >= q.in_w) continue;
-              const int8_t* in = input + ((size_t)iy * q.in_w + ix) * q.in_c + c;
-              const int8_t* w = q.weights + ((size_t)ky * q.k_w + kx) * q.out_c + c;
+          for (int32_t ky = ky0; ky < ky1; ++ky) {
+            const int8_t* in = input +
+                               ((size_t)(in_y0 + q.dilation_h * ky) * q.in_w +
+                                (size_t)(in_x0 + q.dilation_w * kx0)) *
+                                   q.in_c +
+                               c;
+            const int8_t* w = q.weights + ((size_t)ky * q.k_w + kx0) * q.out_c + c;
+            for (int32_t kx = kx0; kx < kx1; ++kx, in += tap_x, w += q.out_c) {
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+              /* four channels: inputs + offset and weights as int16 pairs (0, 2) and (1, 3),
+               * each channel its own product (SMLABB/SMLATT), not a pair's sum */
+              uint32_t vin, vw;
+              memcpy(&vin, in, 4);
+              memcpy(&vw, w, 4);
+              const int16x2_t off = (int16x2_t)(((uint32_t)(uint16_t)q.input_offset << 16) |
+                                                (uint16_t)q.input_offset);
+              const int16x2_t in02 = __sadd16(__sxtb16(vin), off);
+              const int16x2_t in13 = __sadd16(sxtb16_ror8(vin), off);
+              const int16x2_t w02 = __sxtb16(vw), w13 = sxtb16_ror8(vw);
+              a0 = __smlabb(in02, w02, a0);
+              a2 = __smlatt(in02, w02, a2);
+              a1 = __smlabb(in13, w13, a1);
+              a3 = __smlatt(in13, w13, a3);
+#else
               a0 += w[0] * (in[0] + q.input_offset);
               a1 += w[1] * (in[1] + q.input_offset);
               a2 += w[2] * (in[2] + q.input_offset);
               a3 += w[3] * (in[3] + q.input_offset);
+#endif
             }
           }
           out[c] = requantize(a0, q.bias, c, q.multiplier[c], q.shift[c], q.output_offset,
@@ -220,32 +290,76 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
   }
 }
 
-/* reference_integer_ops::FullyConnected (per tensor) and FullyConnectedPerChannel. */
+/* Four sums at once: the input x against the weight rows w0..w3 (acc[k] += x.wk), as dot_2x2
+ * splits bytes. */
+static void dot_1x4(const int8_t* x, const int8_t* w0, int32_t n, int32_t acc[4]) {
+  const int8_t *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+  for (; i + 4 <= n; i += 4) {
+    uint32_t vx, v0, v1, v2, v3;
+    memcpy(&vx, x + i, 4);
+    memcpy(&v0, w0 + i, 4);
+    memcpy(&v1, w1 + i, 4);
+    memcpy(&v2, w2 + i, 4);
+    memcpy(&v3, w3 + i, 4);
+    const int16x2_t x02 = __sxtb16(vx), x13 = sxtb16_ror8(vx);
+    s0 = __smlad(x02, __sxtb16(v0), __smlad(x13, sxtb16_ror8(v0), s0));
+    s1 = __smlad(x02, __sxtb16(v1), __smlad(x13, sxtb16_ror8(v1), s1));
+    s2 = __smlad(x02, __sxtb16(v2), __smlad(x13, sxtb16_ror8(v2), s2));
+    s3 = __smlad(x02, __sxtb16(v3), __smlad(x13, sxtb16_ror8(v3), s3));
+  }
+#endif
+  for (; i < n; ++i) {
+    s0 += x[i] * w0[i];
+    s1 += x[i] * w1[i];
+    s2 += x[i] * w2[i];
+    s3 += x[i] * w3[i];
+  }
+  acc[0] = s0, acc[1] = s1, acc[2] = s2, acc[3] = s3;
+}
+
+/* reference_integer_ops::FullyConnected (per tensor) and FullyConnectedPerChannel. With
+ * symmetric weights (filter_offset 0, as int8 models have) Σ w·(x + offset) + bias is
+ * Σ w·x + folded_bias, four output channels per pass over the input; otherwise the
+ * reference's arithmetic as written. */
 void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8_t* input,
                                 int8_t* output, void* scratch) {
   /* a local copy: stores through int8_t pointers may alias *p, not q */
   const EdgecnnFullyConnectedParams q = *p;
-  int16_t* col = (int16_t*)scratch;
+  const int32_t n = q.in_depth;
+  (void)scratch;
   for (int32_t b = 0; b < q.batches; ++b) {
-    const int8_t* in = input + (size_t)b * q.in_depth;
-    const int32_t n = q.in_depth, whole = n & ~3;
-    for (int32_t d = 0; d < n; ++d) { /* the same 0, 2, 1, 3 order as fill_col */
-      const int32_t lane = d & 3;
-      const int32_t slot = d < whole ? (d & ~3) + ((lane & 1) << 1) + (lane >> 1) : d;
-      col[slot] = (int16_t)(in[d] + q.input_offset);
-    }
-    for (int32_t oc = 0; oc < q.out_depth; ++oc) {
-      const int8_t* w = q.weights + (size_t)oc * n;
-      int32_t acc = 0;
-      if (q.filter_offset == 0) {
-        acc = dot_col(col, w, n, 0);
-      } else {
-        for (int32_t d = 0; d < n; ++d) {
-          acc += ((int32_t)w[d] + q.filter_offset) * ((int32_t)in[d] + q.input_offset);
+    const int8_t* in = input + (size_t)b * n;
+    int8_t* out = output + (size_t)b * q.out_depth;
+    int32_t oc = 0;
+    if (q.filter_offset == 0) {
+      for (; oc + 4 <= q.out_depth; oc += 4) {
+        int32_t acc[4] = {0, 0, 0, 0};
+        dot_1x4(in, q.weights + (size_t)oc * n, n, acc);
+        for (int32_t k = 0; k < 4; ++k) {
+          out[oc + k] = requantize(acc[k], q.folded_bias, oc + k, q.multiplier[oc + k],
+                                   q.shift[oc + k], q.output_offset, q.act_min, q.act_max);
         }
       }
-      output[(size_t)b * q.out_depth + oc] = requantize(
-          acc, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset, q.act_min, q.act_max);
+      for (; oc < q.out_depth; ++oc) {
+        const int8_t* w = q.weights + (size_t)oc * n;
+        int32_t acc = 0;
+        for (int32_t d = 0; d < n; ++d) acc += w[d] * in[d];
+        out[oc] = requantize(acc, q.folded_bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+                             q.act_min, q.act_max);
+      }
+      continue;
+    }
+    for (; oc < q.out_depth; ++oc) {
+      const int8_t* w = q.weights + (size_t)oc * n;
+      int32_t acc = 0;
+      for (int32_t d = 0; d < n; ++d) {
+        acc += ((int32_t)w[d] + q.filter_offset) * ((int32_t)in[d] + q.input_offset);
+      }
+      out[oc] = requantize(acc, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+                           q.act_min, q.act_max);
     }
   }
 }

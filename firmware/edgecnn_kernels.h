@@ -28,6 +28,9 @@ typedef struct {
   const int32_t* bias;       /* NULL when the model has none */
   const int32_t* multiplier; /* per output channel */
   const int32_t* shift;
+  /* CONV_2D only: bias + input_offset * (sum of the channel's weights), made on the host; the
+   * kernel adds it to the sum of raw int8 products (DEPTHWISE_CONV_2D: NULL) */
+  const int32_t* folded_bias;
 } EdgecnnConvParams;
 
 typedef struct {
@@ -38,6 +41,9 @@ typedef struct {
   const int32_t* bias;
   const int32_t* multiplier; /* per output channel (a per-tensor model repeats one) */
   const int32_t* shift;
+  /* bias + input_offset * (sum of the row's weights), made on the host, used when
+   * filter_offset is 0 (NULL otherwise) */
+  const int32_t* folded_bias;
 } EdgecnnFullyConnectedParams;
 
 typedef struct {
@@ -83,9 +89,10 @@ typedef struct {
   int32_t input_multiplier, input_left_shift, diff_min;
 } EdgecnnSoftmaxParams;
 
-/* `scratch`: 4-byte aligned, edgecnn_conv_scratch_bytes() etc. bytes (the host plans them:
- * CONV_2D 4 * k_h * k_w * in_c (rounded up to even), DEPTHWISE_CONV_2D 4 * out_c, FULLY_CONNECTED 2
- * * in_depth). */
+/* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
+ * plans the same figures: CONV_2D 2 * k_h * k_w * in_c rounded up to a multiple of 4, none for a
+ * pointwise one; DEPTHWISE_CONV_2D 4 * out_c; FULLY_CONNECTED none). */
+int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p);
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                      void* scratch);
 void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,

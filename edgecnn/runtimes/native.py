@@ -308,16 +308,29 @@ def lower(m: TfliteModel) -> NativePlan:
 
 
 def _scratch_bytes(m: TfliteModel, op: Operator) -> int:
-    """What edgecnn_kernels.c asks of the scratch for ``op`` (see edgecnn_kernels.h)."""
+    """What edgecnn_kernels.c asks of the scratch for ``op``: the figures of its
+    ``*_scratch_bytes()`` functions (see edgecnn_kernels.h)."""
     name = op.opcode.name
-    if name == "CONV_2D":   # two pixels' windows, each padded to an even count
+    if name == "CONV_2D":   # two pixels' int8 windows, each a multiple of 4 bytes
         w = m.tensors[op.inputs[1]].shape
-        return 2 * 2 * ((w[1] * w[2] * w[3] + 1) & ~1)
+        o = op.options
+        pointwise = (w[1] == 1 and w[2] == 1 and o.get("strideH", 1) == 1
+                     and o.get("strideW", 1) == 1)     # 1x1 kernels need no padding
+        return 0 if pointwise else 2 * ((w[1] * w[2] * w[3] + 3) & ~3)
     if name == "DEPTHWISE_CONV_2D":
         return 4 * m.tensors[op.outputs[0]].shape[-1]
-    if name == "FULLY_CONNECTED":
-        return 2 * m.tensors[op.inputs[1]].shape[1]
     return 0
+
+
+def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
+    """bias + input_offset * (the sum of each output channel's weights), as int32 with the
+    wrap-around of the C kernel's int32 arithmetic: Σ w·(x + offset) + bias computed as
+    Σ w·x + this, the same int32 (a padded tap holds the zero point, -offset, and adds 0)."""
+    w = np.asarray(weights, dtype=np.int64)
+    sums = w.reshape(w.shape[0], -1).sum(axis=1)      # [out][...] as the .tflite stores it
+    total = sums * input_offset + (np.asarray(bias, dtype=np.int64).reshape(-1)
+                                   if bias is not None else 0)
+    return ((total + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int64)
 
 
 def _q(t: Tensor) -> tuple[float, int]:
@@ -359,11 +372,17 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                   _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
         if b is not None:
             arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
+        folded = "NULL"
+        if name == "CONV_2D":
+            arrays.append(_arr(f"{prefix}_folded_bias", "int32_t",
+                               folded_bias(w.values(), b.values() if b is not None else None,
+                                           -in_zp)))
+            folded = f"{prefix}_folded_bias"
         fields = (in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, sh, sw, dh, dw,
                   _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
                   _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
                   act[0], act[1], f"{prefix}_weights", f"{prefix}_bias" if b is not None
-                  else "NULL", f"{prefix}_multiplier", f"{prefix}_shift")
+                  else "NULL", f"{prefix}_multiplier", f"{prefix}_shift", folded)
         kernel = "conv" if name == "CONV_2D" else "depthwise_conv"
         return Layer(op.index, name, kernel, "EdgecnnConvParams", tuple(map(str, fields)),
                      tuple(arrays), in1, -1, "", out)
@@ -381,9 +400,15 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         if b is not None:
             arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
         w_zp = w.zero_points[0] if w.zero_points else 0
+        folded = "NULL"
+        if w_zp == 0:
+            arrays.append(_arr(f"{prefix}_folded_bias", "int32_t",
+                               folded_bias(w.values(), b.values() if b is not None else None,
+                                           -in_zp)))
+            folded = f"{prefix}_folded_bias"
         fields = (batches, in_depth, out_depth, -in_zp, -w_zp, out_zp, act[0], act[1],
                   f"{prefix}_weights", f"{prefix}_bias" if b is not None else "NULL",
-                  f"{prefix}_multiplier", f"{prefix}_shift")
+                  f"{prefix}_multiplier", f"{prefix}_shift", folded)
         return Layer(op.index, name, "fully_connected", "EdgecnnFullyConnectedParams",
                      tuple(map(str, fields)), tuple(arrays), in1, -1, "", out)
     if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):

@@ -1,0 +1,280 @@
+"""firmware/edgecnn_kernels.c, kernel by kernel: hundreds of single-operator int8 models with
+random shapes, strides, padding, dilation, depth multipliers, zero points, per-channel scales
+and activations, each run by TFLM's host interpreter and by the C kernel, byte for byte.
+
+The portable variant runs on this computer under AddressSanitizer and UndefinedBehavior-
+Sanitizer; the DSP variant (SXTB16/SMLAD, ``__ARM_FEATURE_SIMD32``) runs the same cases on the
+emulated Cortex-M4. The models are written with the TFLite schema's object API; the C test
+program is written here, not by edgecnn's templates."""
+from __future__ import annotations
+
+import math
+import subprocess
+import time
+
+import flatbuffers
+import numpy as np
+import pytest
+from conftest import require_tool
+
+from edgecnn.resources import resource_dir
+from edgecnn.runtimes.native import lower
+from edgecnn.tflite_model import _schema, read_tflite
+
+CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200}
+KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
+                   "fully_connected": "edgecnn_fully_connected_s8"}
+
+
+def _tensor(s, name, shape, ttype, buffer, scales=None, zero_point=0, axis=0):
+    t = s.TensorT()
+    t.name, t.shape, t.type, t.buffer = name.encode(), list(shape), ttype, buffer
+    if scales is not None:
+        q = s.QuantizationParametersT()
+        q.scale, q.zeroPoint = [float(v) for v in scales], [zero_point] * len(scales)
+        q.quantizedDimension = axis
+        t.quantization = q
+    return t
+
+
+def _out_size(size: int, k: int, stride: int, dilation: int, same: bool) -> int:
+    effective = (k - 1) * dilation + 1
+    return math.ceil(size / stride) if same else math.ceil((size - effective + 1) / stride)
+
+
+def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
+    """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
+    output would be empty."""
+    s = _schema()
+    INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
+    in_scale = float(rng.uniform(0.005, 0.1))
+    in_zp, out_zp = int(rng.integers(-128, 128)), int(rng.integers(-128, 128))
+    activation = int(rng.choice([s.ActivationFunctionType.NONE, s.ActivationFunctionType.RELU,
+                                 s.ActivationFunctionType.RELU6]))
+    if op == "FULLY_CONNECTED":
+        batches, n, out_c = int(rng.integers(1, 4)), int(rng.integers(1, 70)), int(
+            rng.integers(1, 21))
+        in_shape, w_shape, out_shape = (batches, n), (out_c, n), (batches, out_c)
+        w_scales, axis, taps = [float(rng.uniform(0.002, 0.05))], 0, n
+    else:
+        in_h, in_w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        k_h, k_w = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        if rng.random() < 0.25:
+            k_h = k_w = 1                    # pointwise: the kernel's in-place path
+        stride_h, stride_w = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        if k_h == k_w == 1 and rng.random() < 0.6:
+            stride_h = stride_w = 1
+        dil_h, dil_w = int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2]))
+        same = bool(rng.random() < 0.6)
+        out_h = _out_size(in_h, k_h, stride_h, dil_h, same)
+        out_w = _out_size(in_w, k_w, stride_w, dil_w, same)
+        if out_h < 1 or out_w < 1:
+            return None
+        in_c = int(rng.integers(1, 13))
+        if op == "DEPTHWISE_CONV_2D":
+            multiplier = int(rng.choice([1, 1, 1, 2, 3]))
+            out_c = in_c * multiplier
+            w_shape, axis, taps = (1, k_h, k_w, out_c), 3, k_h * k_w
+        else:
+            out_c = int(rng.integers(1, 13))
+            w_shape, axis, taps = (out_c, k_h, k_w, in_c), 0, k_h * k_w * in_c
+        in_shape, out_shape = (1, in_h, in_w, in_c), (1, out_h, out_w, out_c)
+        w_scales = [float(v) for v in rng.uniform(0.002, 0.05, out_c)]
+    # an output scale that keeps most results inside int8, so that saturation is not all
+    out_scale = float(in_scale * np.mean(w_scales) * 60 * math.sqrt(taps) * rng.uniform(0.5, 2))
+    weights = rng.integers(-127, 128, int(np.prod(w_shape))).astype(np.int8)
+    bias = rng.integers(-3000, 3000, out_c).astype(np.int32)
+    buffers = [s.BufferT() for _ in range(5)]
+    buffers[1].data = list(weights.view(np.uint8))
+    buffers[2].data = list(bias.view(np.uint8))
+    bias_scales = [in_scale * w for w in (w_scales if len(w_scales) > 1 else w_scales * out_c)]
+    tensors = [_tensor(s, "input", in_shape, INT8, 0, [in_scale], in_zp),
+               _tensor(s, "weights", w_shape, INT8, 1, w_scales, 0, axis),
+               _tensor(s, "bias", (out_c,), INT32, 2, bias_scales if len(w_scales) > 1
+                       else [bias_scales[0]]),
+               _tensor(s, "output", out_shape, INT8, 3, [out_scale], out_zp)]
+    op_t = s.OperatorT()
+    op_t.opcodeIndex, op_t.inputs, op_t.outputs = 0, [0, 1, 2], [3]
+    if op == "FULLY_CONNECTED":
+        options = s.FullyConnectedOptionsT()
+        options.fusedActivationFunction = activation
+        op_t.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
+    else:
+        options = (s.Conv2DOptionsT() if op == "CONV_2D" else s.DepthwiseConv2DOptionsT())
+        options.padding = s.Padding.SAME if same else s.Padding.VALID
+        options.strideH, options.strideW = stride_h, stride_w
+        options.dilationHFactor, options.dilationWFactor = dil_h, dil_w
+        options.fusedActivationFunction = activation
+        if op == "DEPTHWISE_CONV_2D":
+            options.depthMultiplier = multiplier
+            op_t.builtinOptionsType = s.BuiltinOptions.DepthwiseConv2DOptions
+        else:
+            op_t.builtinOptionsType = s.BuiltinOptions.Conv2DOptions
+    op_t.builtinOptions = options
+    code = s.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, op)
+    code.version = 1
+    graph = s.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [3], [op_t]
+    model = s.ModelT()
+    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [graph], \
+        buffers
+    builder = flatbuffers.Builder(4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), in_shape
+
+
+def tflm_output(model: bytes, x: np.ndarray) -> np.ndarray:
+    """TFLM's own host interpreter (PyPI tflite-micro), called directly."""
+    from tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    interpreter.set_input(x, 0)
+    interpreter.invoke()
+    return np.asarray(interpreter.get_output(0)).astype(np.int8)
+
+
+def _c_array(ctype: str, name: str, values) -> str:
+    body = ",".join(str(int(v)) for v in values) or "0"
+    return f"static const {ctype} {name}[] = {{{body}}};\n"
+
+
+def c_test_program(cases) -> str:
+    """One C program that runs every case's kernel and prints each mismatching case."""
+    parts = ['#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n',
+             '#include "edgecnn_kernels.h"\n', "int edgecnn_test_putchar(int c);\n"]
+    calls = []
+    for i, (layer, scratch, x, expected) in enumerate(cases):
+        rename = {a.name: f"c{i}_{a.name}" for a in layer.arrays}
+        for a in layer.arrays:
+            parts.append(_c_array(a.ctype, rename[a.name], a.values))
+        fields = ", ".join(rename.get(f, f) for f in layer.fields)
+        parts.append(f"static const {layer.params_type} c{i}_params = {{{fields}}};\n")
+        parts.append(_c_array("int8_t", f"c{i}_input", x))
+        parts.append(_c_array("int8_t", f"c{i}_expected", expected))
+        calls.append(f"  failed += run_case({i}, {len(expected)}, {scratch});\n"
+                     f"  {KERNEL_FUNCTION[layer.kernel]}(&c{i}_params, c{i}_input, out, "
+                     f"scratch);\n  failed += check({i}, c{i}_expected, {len(expected)});\n")
+    parts.append("""
+static int8_t out[65536];
+static int32_t scratch_words[16384];
+static void* scratch = scratch_words;
+static void say(const char* s) { while (*s) edgecnn_test_putchar(*s++); }
+static void say_int(int v) { char b[16]; int n = 0; if (v < 0) { edgecnn_test_putchar('-');
+  v = -v; } do { b[n++] = (char)('0' + v % 10); v /= 10; } while (v); while (n)
+  edgecnn_test_putchar(b[--n]); }
+static int run_case(int i, int n, int scratch_bytes) {
+  (void)i; memset(out, 0x5a, (size_t)n + 16);
+  if (scratch_bytes > (int)sizeof(scratch_words)) { say("scratch too small\\n"); return 1; }
+  return 0; }
+static int check(int i, const int8_t* expected, int n) {
+  for (int k = 0; k < n + 16; ++k) {
+    if (k < n ? out[k] != expected[k] : out[k] != 0x5a) {
+      say("MISMATCH case "); say_int(i); say(" at "); say_int(k); say(": got ");
+      say_int(out[k]); say(", TFLM "); say_int(k < n ? expected[k] : 0x5a); say("\\n");
+      return 1; } }
+  return 0; }
+int main(void) {
+  int failed = 0;
+""")
+    parts.extend(calls)
+    parts.append('  say("DONE failed="); say_int(failed); say("\\n");\n  return 0;\n}\n')
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def cases():
+    """(lowered layer, scratch bytes, input, TFLM's output) for every case."""
+    rng = np.random.default_rng(20261129)
+    out = []
+    for op, count in CASES.items():
+        made = 0
+        while made < count:
+            drawn = random_case(op, rng)
+            if drawn is None:
+                continue
+            model, shape = drawn
+            plan = lower(read_tflite(model))
+            x = rng.integers(-128, 128, shape).astype(np.int8)
+            expected = tflm_output(model, x)
+            assert len(plan.layers) == 1, op
+            out.append((plan.layers[0], plan.scratch_bytes, x.reshape(-1),
+                        expected.reshape(-1)))
+            made += 1
+    return out
+
+
+HOST_MAIN = "#include <stdio.h>\nint edgecnn_test_putchar(int c) { return putchar(c); }\n"
+
+
+def test_the_cases_cover_every_path(cases):
+    kinds = {layer.kernel for layer, *_ in cases}
+    assert kinds == set(KERNEL_FUNCTION)
+    convs = [layer for layer, *_ in cases if layer.kernel == "conv"]
+    # pointwise (in place) and windowed convolutions, with and without padding
+    assert sum(1 for layer in convs if layer.fields[6:8] == ("1", "1")) >= 10
+    assert sum(1 for layer in convs if layer.fields[12:14] != ("0", "0")) >= 10
+    multipliers = {layer.fields[14] for layer, *_ in cases if layer.kernel == "depthwise_conv"}
+    assert {"1", "2", "3"} <= multipliers
+
+
+def test_portable_kernels_equal_tflm_under_sanitizers(cases, tmp_path):
+    require_tool("gcc")
+    (tmp_path / "cases.c").write_text(c_test_program(cases))
+    (tmp_path / "main.c").write_text(HOST_MAIN)
+    exe = tmp_path / "kernels"
+    fw = resource_dir("firmware")
+    subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", "-Wall", "-Wextra", "-Werror",
+                    f"-I{fw}", str(tmp_path / "cases.c"), str(tmp_path / "main.c"),
+                    str(fw / "edgecnn_kernels.c"), "-o", str(exe)], check=True)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("DONE failed=0"), proc.stdout[-2000:]
+    assert "MISMATCH" not in proc.stdout
+
+
+EMULATOR_MAIN = """#include <stdint.h>
+#define UART0_DATA (*(volatile uint32_t*)0x40004000u)
+#define UART0_STATE (*(volatile uint32_t*)0x40004004u)
+#define UART0_CTRL (*(volatile uint32_t*)0x40004008u)
+#define UART0_BAUDDIV (*(volatile uint32_t*)0x40004010u)
+int edgecnn_test_putchar(int c) {
+  UART0_BAUDDIV = 16u; UART0_CTRL = 1u;
+  while (UART0_STATE & 1u) {}
+  UART0_DATA = (uint32_t)(uint8_t)c; return c; }
+"""
+
+
+def test_dsp_kernels_equal_tflm_on_the_emulated_cortex_m4(cases, tmp_path):
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        require_tool(tool)
+    (tmp_path / "cases.c").write_text(c_test_program(cases))
+    (tmp_path / "main.c").write_text(EMULATOR_MAIN)
+    fw = resource_dir("firmware")
+    target = fw / "targets" / "mps2_an386"
+    elf = tmp_path / "kernels.elf"
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    probe = subprocess.run(["arm-none-eabi-gcc", *cpu, "-dM", "-E", "-x", "c", "/dev/null"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "__ARM_FEATURE_SIMD32 1" in probe       # the DSP variant is the one compiled
+    subprocess.run(["arm-none-eabi-gcc", *cpu, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
+                    "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections",
+                    f"-I{fw}", str(tmp_path / "cases.c"), str(tmp_path / "main.c"),
+                    str(fw / "edgecnn_kernels.c"), str(target / "startup.c"),
+                    "-T", str(target / "link.ld"), "--specs=nano.specs", "--specs=nosys.specs",
+                    "-o", str(elf)], check=True)
+    qemu = subprocess.Popen(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor",
+                             "none", "-serial", "stdio", "-kernel", str(elf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 300
+    try:
+        for line in qemu.stdout:
+            lines.append(line.strip())
+            if line.startswith("DONE") or time.monotonic() > deadline:
+                break
+    finally:
+        qemu.kill()
+        qemu.wait()
+    assert lines and lines[-1] == "DONE failed=0", "\n".join(lines[-20:])
