@@ -1,7 +1,8 @@
 /* edgecnn's int8 kernels: plain C99, no allocation, bit-exact with TensorFlow Lite Micro's
  * reference kernels (the arithmetic of tensorflow/lite/kernels/internal/reference/ and
  * gemmlowp's fixed point, which TFLM's host interpreter runs). Layouts are NHWC; weights as
- * the .tflite stores them (CONV_2D [out][kh][kw][in], DEPTHWISE_CONV_2D [1][kh][kw][out],
+ * the .tflite stores them (CONV_2D [out][kh][kw][in] reordered for the DSP loop on the host,
+ * see edgecnn_kernels.c; DEPTHWISE_CONV_2D [1][kh][kw][out],
  * FULLY_CONNECTED [out][in]). Every quantization constant is computed on the host by edgecnn
  * (edgecnn/runtimes/native.py) exactly as TFLM computes it at Prepare time. */
 #ifndef EDGECNN_KERNELS_H_
@@ -90,8 +91,8 @@ typedef struct {
 } EdgecnnSoftmaxParams;
 
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
- * plans the same figures: CONV_2D 2 * k_h * k_w * in_c rounded up to a multiple of 4, none for a
- * pointwise one; DEPTHWISE_CONV_2D 4 * out_c; FULLY_CONNECTED none). */
+ * plans the same figures: CONV_2D 4 * (k_h * k_w * in_c rounded up to a multiple of 4);
+ * DEPTHWISE_CONV_2D 4 * out_c; FULLY_CONNECTED none). */
 int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p);
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                      void* scratch);

@@ -311,15 +311,30 @@ def _scratch_bytes(m: TfliteModel, op: Operator) -> int:
     """What edgecnn_kernels.c asks of the scratch for ``op``: the figures of its
     ``*_scratch_bytes()`` functions (see edgecnn_kernels.h)."""
     name = op.opcode.name
-    if name == "CONV_2D":   # two pixels' int8 windows, each a multiple of 4 bytes
+    if name == "CONV_2D":   # two pixels' int16 windows, each a multiple of 4 values
         w = m.tensors[op.inputs[1]].shape
-        o = op.options
-        pointwise = (w[1] == 1 and w[2] == 1 and o.get("strideH", 1) == 1
-                     and o.get("strideW", 1) == 1)     # 1x1 kernels need no padding
-        return 0 if pointwise else 2 * ((w[1] * w[2] * w[3] + 3) & ~3)
+        return 2 * 2 * ((w[1] * w[2] * w[3] + 3) & ~3)
     if name == "DEPTHWISE_CONV_2D":
         return 4 * m.tensors[op.outputs[0]].shape[-1]
     return 0
+
+
+def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
+    """CONV_2D weights ([out][kh][kw][in]) in the order edgecnn_kernels.c's DSP loop reads
+    them: output channels in pairs (an odd last one alone); for each group of four inputs the
+    pair's first channel's four bytes, then its second's, each group in the order 0, 2, 1, 3
+    (SXTB16 then yields the int16 pairs (0, 1) and (2, 3)); then each channel's n % 4 last
+    bytes as they are. The same bytes, reordered: no flash is added."""
+    rows = np.asarray(weights, dtype=np.int8).reshape(weights.shape[0], -1)
+    n = rows.shape[1]
+    full = n & ~3
+    out = []
+    for first in range(0, len(rows), 2):
+        pair = rows[first:first + 2]
+        groups = pair[:, :full].reshape(len(pair), -1, 4)[:, :, [0, 2, 1, 3]]
+        out.append(groups.transpose(1, 0, 2).reshape(-1))      # group by group, channel 0 then 1
+        out.extend(r[full:] for r in pair)
+    return np.concatenate(out) if out else rows.reshape(-1)
 
 
 def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
@@ -367,7 +382,9 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         scales = w.scales if len(w.scales) > 1 else w.scales * out_c
         ms = [quantize_multiplier(in_scale * s / out_scale) for s in scales]
         act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
-        arrays = [_arr(f"{prefix}_weights", "int8_t", w.values()),
+        weights = w.values()
+        arrays = [_arr(f"{prefix}_weights", "int8_t", conv_weight_layout(weights)
+                       if name == "CONV_2D" else weights),
                   _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
                   _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
         if b is not None:
