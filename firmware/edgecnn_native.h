@@ -29,6 +29,8 @@ typedef struct {
   int32_t input2;
   const int8_t* constant2;  // a constant second input (ADD), or NULL
   int32_t output;
+  int32_t scratch;  // arena offset of the layer's kernel scratch (planned with the tensors);
+                    // -1 when the kernel needs none
 } EdgecnnNativeLayer;
 
 #endif  // EDGECNN_NATIVE_H_

@@ -11,13 +11,14 @@
 
 namespace {
 
-// The planned tensors, then the kernels' scratch (one layer's window buffer at a time).
+// The planned tensors and, where that layer's tensors are not, each layer's kernel scratch.
 alignas(16) int8_t arena[EDGECNN_ARENA_BYTES];
-static_assert(EDGECNN_ARENA_BYTES >= EDGECNN_NATIVE_PLAN_BYTES + EDGECNN_NATIVE_SCRATCH_BYTES,
-              "the arena holds the plan and the scratch");
-void* const scratch = arena + EDGECNN_NATIVE_PLAN_BYTES;
+static_assert(EDGECNN_ARENA_BYTES >= EDGECNN_NATIVE_PLAN_BYTES, "the arena holds the plan");
 
 const int8_t* at(int32_t offset) { return arena + offset; }
+void* scratch_of(const EdgecnnNativeLayer& l) {
+  return l.scratch >= 0 ? static_cast<void*>(arena + l.scratch) : nullptr;
+}
 
 EdgecnnTensor describe(int32_t offset, uint32_t bytes, const int32_t* dims, int32_t rank,
                        float scale, int32_t zero_point) {
@@ -37,15 +38,16 @@ void run(const EdgecnnNativeLayer& l) {
   int8_t* out = arena + l.output;
   switch (l.kernel) {
     case EDGECNN_NATIVE_CONV:
-      edgecnn_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out, scratch);
+      edgecnn_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out,
+                      scratch_of(l));
       break;
     case EDGECNN_NATIVE_DEPTHWISE_CONV:
       edgecnn_depthwise_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out,
-                                scratch);
+                                scratch_of(l));
       break;
     case EDGECNN_NATIVE_FULLY_CONNECTED:
       edgecnn_fully_connected_s8(static_cast<const EdgecnnFullyConnectedParams*>(l.params),
-                                 at(l.input1), out, scratch);
+                                 at(l.input1), out, scratch_of(l));
       break;
     case EDGECNN_NATIVE_AVERAGE_POOL:
       edgecnn_average_pool_s8(static_cast<const EdgecnnPoolParams*>(l.params), at(l.input1), out);
@@ -107,8 +109,6 @@ EdgecnnTensor edgecnn_runtime_output(void) {
 
 uint32_t edgecnn_runtime_arena_allocated(void) { return (uint32_t)sizeof(arena); }
 
-uint32_t edgecnn_runtime_arena_used(void) {
-  return EDGECNN_NATIVE_PLAN_BYTES + EDGECNN_NATIVE_SCRATCH_BYTES;
-}
+uint32_t edgecnn_runtime_arena_used(void) { return EDGECNN_NATIVE_PLAN_BYTES; }
 
 int edgecnn_runtime_has_op_events(void) { return 1; }

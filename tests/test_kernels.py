@@ -148,7 +148,7 @@ def c_test_program(cases) -> str:
         rename = {a.name: f"c{i}_{a.name}" for a in layer.arrays}
         for a in layer.arrays:
             parts.append(_c_array(a.ctype, rename[a.name], a.values))
-        fields = ", ".join(rename.get(f, f) for f in layer.fields)
+        fields = ", ".join(f".{name} = {rename.get(value, value)}" for name, value in layer.fields)
         parts.append(f"static const {layer.params_type} c{i}_params = {{{fields}}};\n")
         parts.append(_c_array("int8_t", f"c{i}_input", x))
         parts.append(_c_array("int8_t", f"c{i}_expected", expected))
@@ -212,9 +212,11 @@ def test_the_cases_cover_every_path(cases):
     assert kinds == set(KERNEL_FUNCTION)
     convs = [layer for layer, *_ in cases if layer.kernel == "conv"]
     # pointwise (in place) and windowed convolutions, with and without padding
-    assert sum(1 for layer in convs if layer.fields[6:8] == ("1", "1")) >= 10
-    assert sum(1 for layer in convs if layer.fields[12:14] != ("0", "0")) >= 10
-    multipliers = {layer.fields[14] for layer, *_ in cases if layer.kernel == "depthwise_conv"}
+    fields = [dict(layer.fields) for layer in convs]
+    assert sum(1 for f in fields if f["k_h"] == f["k_w"] == "1") >= 10
+    assert sum(1 for f in fields if (f["pad_h"], f["pad_w"]) != ("0", "0")) >= 10
+    multipliers = {dict(layer.fields)["depth_multiplier"] for layer, *_ in cases
+                   if layer.kernel == "depthwise_conv"}
     assert {"1", "2", "3"} <= multipliers
 
 

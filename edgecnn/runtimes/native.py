@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,31 +101,33 @@ class Layer:
     op: str             # the builtin, e.g. CONV_2D
     kernel: str         # the C kernel's family: conv, depthwise, fully_connected, ...
     params_type: str    # the C struct
-    fields: tuple[str, ...]     # its initializer, in field order
+    fields: tuple[tuple[str, str], ...]     # (field, C value): its designated initialiser
     arrays: tuple[ConstArray, ...]
     input1: int         # arena offsets (-1: none)
     input2: int
     constant2: str      # name of a constant second input (ADD), "" when none
     output: int
+    scratch: int = -1   # arena offset of the layer's kernel scratch (-1: none)
 
 
 @dataclass
 class NativePlan:
     layers: list[Layer]
-    arena_bytes: int                  # the plan's peak, 16-byte multiple
+    arena_bytes: int                  # the plan's peak (tensors and scratch), 16-byte multiple
     offsets: dict[int, int]           # tensor index -> arena offset
     input: Tensor
     output: Tensor
     input_offset: int
     output_offset: int
     weight_bytes: int = 0
-    scratch_bytes: int = 0            # the kernels' window buffer, after the plan
+    scratch_bytes: int = 0            # the largest layer's kernel scratch (inside the plan)
     scratch_layer: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
     def total_bytes(self) -> int:
-        return self.arena_bytes + self.scratch_bytes
+        """The arena the firmware needs: the plan's peak, every scratch buffer inside it."""
+        return self.arena_bytes
 
 
 def unsupported_ops(m: TfliteModel) -> list[str]:
@@ -241,8 +243,11 @@ def _validate(m: TfliteModel) -> None:
                                         "layer")
 
 
-def _plan_memory(m: TfliteModel) -> tuple[dict[int, int], int]:
-    """Arena offsets for every activation tensor: greedy first fit over lifetimes."""
+def _plan_memory(m: TfliteModel) -> tuple[dict[int, int], dict[int, int], int]:
+    """Arena offsets for every activation tensor and every layer's kernel scratch, and the
+    peak: greedy first fit over lifetimes, largest first. A scratch buffer lives during its
+    layer only, so it goes where no tensor of that layer is (often a gap another layer's
+    tensor leaves), not after the plan."""
     alias: dict[int, int] = {}
     for op in m.operators:
         if op.opcode.name == "RESHAPE":
@@ -267,11 +272,18 @@ def _plan_memory(m: TfliteModel) -> tuple[dict[int, int], int]:
             last[r] = max(last.get(r, op.index), op.index)
     for t in m.outputs:
         last[root(t)] = len(m.operators)
-    order = sorted(first, key=lambda t: (-m.tensors[t].nbytes, first[t]))
+    size_of = {t: m.tensors[t].nbytes for t in first}
+    for op in m.operators:          # scratch of layer i: key -(i + 1), alive at i only
+        scratch = _scratch_bytes(m, op)
+        if scratch:
+            key = -(op.index + 1)
+            first[key] = last[key] = op.index
+            size_of[key] = scratch
+    order = sorted(first, key=lambda t: (-size_of[t], first[t]))
     placed: list[tuple[int, int, int, int]] = []     # (offset, end, first, last)
     offsets: dict[int, int] = {}
     for t in order:
-        size = -(-m.tensors[t].nbytes // ALIGN) * ALIGN
+        size = -(-size_of[t] // ALIGN) * ALIGN
         lo, hi = first[t], last.get(t, first[t])
         busy = sorted((o, e) for o, e, f, la in placed if not (la < lo or hi < f))
         offset = 0
@@ -284,18 +296,19 @@ def _plan_memory(m: TfliteModel) -> tuple[dict[int, int], int]:
     for t, r in alias.items():
         offsets[t] = offsets[r]
     peak = max((e for _, e, _, _ in placed), default=0)
-    return offsets, peak
+    scratch_at = {-key - 1: offsets.pop(key) for key in [k for k in offsets if k < 0]}
+    return offsets, scratch_at, peak
 
 
 def lower(m: TfliteModel) -> NativePlan:
     """The model as native layers, or ``UnsupportedModelError`` naming what is missing."""
     _check(m)
     _validate(m)
-    offsets, peak = _plan_memory(m)
+    offsets, scratch_at, peak = _plan_memory(m)
     layers = []
     weight_bytes = 0
     for op in m.operators:
-        layer = _lower_op(m, op, offsets)
+        layer = replace(_lower_op(m, op, offsets), scratch=scratch_at.get(op.index, -1))
         weight_bytes += sum(len(a.values) * (1 if a.ctype == "int8_t" else 4)
                             for a in layer.arrays)
         layers.append(layer)
@@ -346,6 +359,44 @@ def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int)
     total = sums * input_offset + (np.asarray(bias, dtype=np.int64).reshape(-1)
                                    if bias is not None else 0)
     return ((total + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int64)
+
+
+# The fields of edgecnn_kernels.h's parameter structs, in declaration order: a layer's
+# parameters are written as C99 designated initialisers (.in_h = 5, ...), so a field renamed or
+# moved in the header fails to compile instead of being filled from its neighbour's value.
+PARAM_FIELDS: dict[str, tuple[str, ...]] = {
+    "EdgecnnConvParams": (
+        "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
+        "dilation_h", "dilation_w", "pad_h", "pad_w", "depth_multiplier", "input_offset",
+        "output_offset", "act_min", "act_max", "weights", "bias", "multiplier", "shift",
+        "folded_bias"),
+    "EdgecnnFullyConnectedParams": (
+        "batches", "in_depth", "out_depth", "input_offset", "filter_offset", "output_offset",
+        "act_min", "act_max", "weights", "bias", "multiplier", "shift", "folded_bias"),
+    "EdgecnnPoolParams": (
+        "in_h", "in_w", "channels", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w",
+        "pad_h", "pad_w", "act_min", "act_max"),
+    "EdgecnnAddParams": (
+        "count", "input2_count", "input1_offset", "input2_offset", "output_offset",
+        "left_shift", "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max"),
+    "EdgecnnMulParams": (
+        "count", "input2_count", "input1_offset", "input2_offset", "output_offset",
+        "output_multiplier", "output_shift", "act_min", "act_max"),
+    "EdgecnnResizeBilinearParams": (
+        "in_h", "in_w", "channels", "out_h", "out_w", "height_scale_10", "width_scale_10",
+        "half_pixel_centers"),
+    "EdgecnnConcatenationParams": ("outer", "inputs", "offsets", "copy_bytes"),
+    "EdgecnnSoftmaxParams": ("outer", "depth", "input_multiplier", "input_left_shift",
+                             "diff_min"),
+}
+
+
+def _fields(params_type: str, values) -> tuple[tuple[str, str], ...]:
+    """(field, C value) pairs of ``params_type`` for its designated initialiser."""
+    names = PARAM_FIELDS[params_type]
+    assert len(names) == len(values), params_type
+    return tuple(zip(names, map(str, values), strict=True))
 
 
 def _q(t: Tensor) -> tuple[float, int]:
@@ -401,7 +452,8 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                   act[0], act[1], f"{prefix}_weights", f"{prefix}_bias" if b is not None
                   else "NULL", f"{prefix}_multiplier", f"{prefix}_shift", folded)
         kernel = "conv" if name == "CONV_2D" else "depthwise_conv"
-        return Layer(op.index, name, kernel, "EdgecnnConvParams", tuple(map(str, fields)),
+        return Layer(op.index, name, kernel, "EdgecnnConvParams",
+                     _fields("EdgecnnConvParams", fields),
                      tuple(arrays), in1, -1, "", out)
     if name == "FULLY_CONNECTED":
         w = T[op.inputs[1]]
@@ -427,7 +479,8 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                   f"{prefix}_weights", f"{prefix}_bias" if b is not None else "NULL",
                   f"{prefix}_multiplier", f"{prefix}_shift", folded)
         return Layer(op.index, name, "fully_connected", "EdgecnnFullyConnectedParams",
-                     tuple(map(str, fields)), tuple(arrays), in1, -1, "", out)
+                     _fields("EdgecnnFullyConnectedParams", fields), tuple(arrays), in1, -1,
+                     "", out)
     if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         _, in_h, in_w, ch = x.shape
         _, out_h, out_w, _ = y.shape
@@ -438,7 +491,8 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                   _padding(o.get("padding", 0), sh, 1, in_h, k_h, out_h),
                   _padding(o.get("padding", 0), sw, 1, in_w, k_w, out_w), act[0], act[1])
         kernel = "average_pool" if name == "AVERAGE_POOL_2D" else "max_pool"
-        return Layer(op.index, name, kernel, "EdgecnnPoolParams", tuple(map(str, fields)), (),
+        return Layer(op.index, name, kernel, "EdgecnnPoolParams",
+                     _fields("EdgecnnPoolParams", fields), (),
                      in1, -1, "", out)
     if name in ("ADD", "MUL"):
         a, b = T[op.inputs[0]], T[op.inputs[1]]
@@ -460,7 +514,8 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         if name == "MUL":   # mul_common.cc: one multiplier for the product of the scales
             mo = quantize_multiplier(s1 * s2 / out_scale)
             fields = (y.elements, b.elements, -z1, -z2, out_zp, mo[0], mo[1], act[0], act[1])
-            return Layer(op.index, name, "mul", "EdgecnnMulParams", tuple(map(str, fields)),
+            return Layer(op.index, name, "mul", "EdgecnnMulParams",
+                         _fields("EdgecnnMulParams", fields),
                          tuple(arrays), in1, in2, constant2, out)
         left_shift = 20
         twice_max = 2 * max(_f32(s1), _f32(s2))
@@ -469,7 +524,8 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         mo = quantize_multiplier(twice_max / ((1 << left_shift) * out_scale))
         fields = (y.elements, b.elements, -z1, -z2, out_zp, left_shift, m1[0], m1[1], m2[0],
                   m2[1], mo[0], mo[1], act[0], act[1])
-        return Layer(op.index, name, "add", "EdgecnnAddParams", tuple(map(str, fields)),
+        return Layer(op.index, name, "add", "EdgecnnAddParams",
+                     _fields("EdgecnnAddParams", fields),
                      tuple(arrays), in1, in2, constant2, out)
     if name == "RESIZE_BILINEAR":
         _, in_h, in_w, ch = x.shape
@@ -483,7 +539,7 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
             ws = ((1 << 10) * (in_w - 1) + (out_w - 1) // 2) // (out_w - 1)
         fields = (in_h, in_w, ch, out_h, out_w, hs, ws, int(half))
         return Layer(op.index, name, "resize_bilinear", "EdgecnnResizeBilinearParams",
-                     tuple(map(str, fields)), (), in1, -1, "", out)
+                     _fields("EdgecnnResizeBilinearParams", fields), (), in1, -1, "", out)
     if name == "CONCATENATION":
         ins = [T[i] for i in op.inputs]
         if any(t.is_constant for t in ins):
@@ -497,7 +553,8 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                        [int(np.prod(t.shape[axis:])) for t in ins])]
         fields = (outer, len(ins), f"{prefix}_offsets", f"{prefix}_copy_bytes")
         return Layer(op.index, name, "concatenation", "EdgecnnConcatenationParams",
-                     tuple(map(str, fields)), tuple(arrays), in1, -1, "", out)
+                     _fields("EdgecnnConcatenationParams", fields), tuple(arrays), in1, -1,
+                     "", out)
     if name == "SOFTMAX":
         depth = x.shape[-1]
         beta = float(o.get("beta", 1.0))
@@ -508,7 +565,8 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         if out_zp != -128 or abs(out_scale - 1 / 256) > 1e-9:
             raise UnsupportedModelError(f"layer {op.index}: SOFTMAX output must be int8 with "
                                         "scale 1/256 and zero point -128 (TFLM's requirement)")
-        return Layer(op.index, name, "softmax", "EdgecnnSoftmaxParams", tuple(map(str, fields)),
+        return Layer(op.index, name, "softmax", "EdgecnnSoftmaxParams",
+                     _fields("EdgecnnSoftmaxParams", fields),
                      (), in1, -1, "", out)
     if name == "RESHAPE":
         return Layer(op.index, name, "reshape", "", (), (), in1, -1, "", out)
@@ -534,9 +592,10 @@ def format_plan(plan: NativePlan) -> str:
             "const" if layer.constant2 else f"{layer.input2:,}")
         lines.append(f"{layer.index:>3} {layer.op:<18} {layer.input1:>8,} {in2:>9} "
                      f"{layer.output:>9,}")
-    lines.append(f"native arena: {plan.total_bytes:,} B = static plan peak {plan.arena_bytes:,} B "
-                 f"+ kernel scratch {plan.scratch_bytes:,} B"
-                 + (f" (layer {plan.scratch_layer})" if plan.scratch_layer else "")
+    lines.append(f"native arena: {plan.total_bytes:,} B, the static plan's peak: tensors and "
+                 "each layer's kernel scratch placed where that layer's tensors are not"
+                 + (f" (largest scratch {plan.scratch_bytes:,} B, layer {plan.scratch_layer})"
+                    if plan.scratch_layer else "")
                  + f"; weights and constants {plan.weight_bytes:,} B")
     return "\n".join(lines)
 
@@ -579,13 +638,14 @@ class NativeRuntime:
         plan = self._plan(analysis)
         return ArenaPlan(device_need_bytes=plan.total_bytes,
                          allocated_bytes=max(ALIGN, plan.total_bytes),
-                         parts=(PlanPart("tensors (static plan)", plan.arena_bytes),
-                                PlanPart("kernel scratch", plan.scratch_bytes)),
+                         parts=(PlanPart("tensors and kernel scratch (one static plan)",
+                                         plan.arena_bytes),),
                          scratch_bytes=plan.scratch_bytes, scratch_layer=plan.scratch_layer,
                          margin=0.0, kernels="edgecnn-c99",
                          method="static plan over tensor lifetimes (greedy first fit, largest "
-                                "first, RESHAPE in place) + the largest kernel window buffer: "
-                                "the exact bytes the firmware uses")
+                                "first, RESHAPE in place), each layer's kernel scratch placed in "
+                                "it as a tensor alive during that layer: the exact bytes the "
+                                "firmware uses")
 
     def _plan(self, analysis) -> NativePlan:
         if analysis.tflite is None:
