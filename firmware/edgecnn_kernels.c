@@ -643,3 +643,46 @@ void edgecnn_softmax_s8(const EdgecnnSoftmaxParams* p, const int8_t* input, int8
     }
   }
 }
+
+/* RELU: ReluQuantized (input rescaled to the output's scale, then clamped to the output's
+ * range from 0); RELU6: Relu6Quantized (the input clamped to its own 0 and 6, as TFLM does,
+ * whatever the output's quantization). */
+void edgecnn_relu_s8(const EdgecnnReluParams* p, const int8_t* input, int8_t* output) {
+  const EdgecnnReluParams q = *p;
+  if (!q.rescale) {
+    for (int32_t i = 0; i < q.count; ++i)
+      output[i] = (int8_t)clamp32(input[i], q.act_min, q.act_max);
+    return;
+  }
+  for (int32_t i = 0; i < q.count; ++i) {
+    const int32_t v = q.output_offset + edgecnn_multiply_by_quantized_multiplier(
+                                            input[i] - q.input_offset, q.multiplier, q.shift);
+    output[i] = (int8_t)clamp32(v, q.act_min, q.act_max);
+  }
+}
+
+/* reference_ops::PadImpl for int8: every output element is the input's where the input lies,
+ * the padding value elsewhere. Rows of the innermost dimension are copied whole. */
+void edgecnn_pad_s8(const EdgecnnPadParams* p, const int8_t* input, int8_t* output) {
+  const EdgecnnPadParams q = *p;
+  const int32_t row = q.in_dims[3];
+  for (int32_t a = 0; a < q.out_dims[0]; ++a) {
+    for (int32_t b = 0; b < q.out_dims[1]; ++b) {
+      for (int32_t c = 0; c < q.out_dims[2]; ++c) {
+        int8_t* out =
+            output + (((size_t)a * q.out_dims[1] + b) * q.out_dims[2] + c) * q.out_dims[3];
+        const int32_t ia = a - q.before[0], ib = b - q.before[1], ic = c - q.before[2];
+        if (ia < 0 || ia >= q.in_dims[0] || ib < 0 || ib >= q.in_dims[1] || ic < 0 ||
+            ic >= q.in_dims[2]) {
+          memset(out, (int8_t)q.value, (size_t)q.out_dims[3]);
+          continue;
+        }
+        const int8_t* in = input + (((size_t)ia * q.in_dims[1] + ib) * q.in_dims[2] + ic) * row;
+        memset(out, (int8_t)q.value, (size_t)q.before[3]);
+        memcpy(out + q.before[3], in, (size_t)row);
+        memset(out + q.before[3] + row, (int8_t)q.value,
+               (size_t)(q.out_dims[3] - q.before[3] - row));
+      }
+    }
+  }
+}

@@ -90,6 +90,20 @@ typedef struct {
   int32_t input_multiplier, input_left_shift, diff_min;
 } EdgecnnSoftmaxParams;
 
+typedef struct {
+  int32_t count;
+  int32_t input_offset, output_offset; /* RELU: the zero points (input subtracted) */
+  int32_t multiplier, shift;           /* RELU: input scale / output scale */
+  int32_t act_min, act_max;            /* RELU: the output's range; RELU6: the input's 0 and 6 */
+  int32_t rescale;                     /* 1: RELU (rescaled), 0: RELU6 (a clamp of the input) */
+} EdgecnnReluParams;
+
+typedef struct {
+  int32_t in_dims[4], out_dims[4]; /* the shapes, padded on the left to four dimensions */
+  int32_t before[4];               /* elements of padding before the input, per dimension */
+  int32_t value;                   /* the padding's int8 value */
+} EdgecnnPadParams;
+
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
  * plans the same figures: CONV_2D 4 * (k_h * k_w * in_c rounded up to a multiple of 4);
  * DEPTHWISE_CONV_2D 4 * out_c; FULLY_CONNECTED none). */
@@ -111,6 +125,8 @@ void edgecnn_resize_bilinear_s8(const EdgecnnResizeBilinearParams* p, const int8
                                 int8_t* output);
 void edgecnn_concatenation_s8(const EdgecnnConcatenationParams* p, const int8_t* arena,
                               int8_t* output);
+void edgecnn_relu_s8(const EdgecnnReluParams* p, const int8_t* input, int8_t* output);
+void edgecnn_pad_s8(const EdgecnnPadParams* p, const int8_t* input, int8_t* output);
 
 /* The fixed-point primitives, exposed for the tests. */
 int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);

@@ -74,6 +74,12 @@ void run(const EdgecnnNativeLayer& l) {
       edgecnn_concatenation_s8(static_cast<const EdgecnnConcatenationParams*>(l.params), arena,
                                out);
       break;
+    case EDGECNN_NATIVE_RELU:
+      edgecnn_relu_s8(static_cast<const EdgecnnReluParams*>(l.params), at(l.input1), out);
+      break;
+    case EDGECNN_NATIVE_PAD:
+      edgecnn_pad_s8(static_cast<const EdgecnnPadParams*>(l.params), at(l.input1), out);
+      break;
     case EDGECNN_NATIVE_RESHAPE:
       break;  // the planner gave the output its input's bytes
   }

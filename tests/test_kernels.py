@@ -21,9 +21,12 @@ from edgecnn.resources import resource_dir
 from edgecnn.runtimes.native import lower
 from edgecnn.tflite_model import _schema, read_tflite
 
-CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200}
+CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
+         "RELU6": 60, "PAD": 60, "PADV2": 40}
+WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
-                   "fully_connected": "edgecnn_fully_connected_s8"}
+                   "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
+                   "pad": "edgecnn_pad_s8"}
 
 
 def _tensor(s, name, shape, ttype, buffer, scales=None, zero_point=0, axis=0):
@@ -42,9 +45,62 @@ def _out_size(size: int, k: int, stride: int, dilation: int, same: bool) -> int:
     return math.ceil(size / stride) if same else math.ceil((size - effective + 1) / stride)
 
 
+def _finish(s, tensors, buffers, op: str, inputs, options=None, options_type=None) -> bytes:
+    op_t = s.OperatorT()
+    op_t.opcodeIndex, op_t.inputs, op_t.outputs = 0, list(inputs), [len(tensors) - 1]
+    if options is not None:
+        op_t.builtinOptionsType, op_t.builtinOptions = options_type, options
+    code = s.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, op)
+    code.version = 1
+    graph = s.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = (
+        tensors, [0], [len(tensors) - 1], [op_t])
+    model = s.ModelT()
+    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [graph], \
+        buffers
+    builder = flatbuffers.Builder(4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
+    """RELU / RELU6 on a random 1- to 4-D int8 tensor, or PAD / PADV2 with random int32
+    paddings (TFLM reads them as int32) and, for PADV2, a random padding value."""
+    s = _schema()
+    INT8 = s.TensorType.INT8
+    rank = int(rng.integers(1, 5))
+    shape = tuple(int(d) for d in rng.integers(1, 7, rank))
+    in_scale, in_zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
+    buffers = [s.BufferT() for _ in range(4)]
+    if op in ("RELU", "RELU6"):
+        out_scale = in_scale if rng.random() < 0.5 else float(rng.uniform(0.005, 0.2))
+        out_zp = in_zp if out_scale == in_scale else int(rng.integers(-128, 128))
+        tensors = [_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
+                   _tensor(s, "output", shape, INT8, 1, [out_scale], out_zp)]
+        return _finish(s, tensors, buffers, op, [0]), shape
+    pads = rng.integers(0, 4, (rank, 2))
+    buffers[1].data = list(pads.astype(np.int32).reshape(-1).view(np.uint8))
+    out_shape = tuple(int(d + a + b) for d, (a, b) in zip(shape, pads, strict=True))
+    tensors = [_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
+               _tensor(s, "paddings", (rank, 2), s.TensorType.INT32, 1)]
+    inputs = [0, 1]
+    if op == "PADV2":
+        buffers[2].data = list(np.array([rng.integers(-128, 128)], np.int8).view(np.uint8))
+        tensors.append(_tensor(s, "value", (1,), INT8, 2, [in_scale], in_zp))
+        inputs.append(2)
+        options, options_type = s.PadV2OptionsT(), s.BuiltinOptions.PadV2Options
+    else:
+        options, options_type = s.PadOptionsT(), s.BuiltinOptions.PadOptions
+    tensors.append(_tensor(s, "output", out_shape, INT8, 3, [in_scale], in_zp))
+    return _finish(s, tensors, buffers, op, inputs, options, options_type), shape
+
+
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
+    if op in ("RELU", "RELU6", "PAD", "PADV2"):
+        return elementwise_case(op, rng)
     s = _schema()
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
     in_scale = float(rng.uniform(0.005, 0.1))
@@ -153,8 +209,9 @@ def c_test_program(cases) -> str:
         parts.append(_c_array("int8_t", f"c{i}_input", x))
         parts.append(_c_array("int8_t", f"c{i}_expected", expected))
         calls.append(f"  failed += run_case({i}, {len(expected)}, {scratch});\n"
-                     f"  {KERNEL_FUNCTION[layer.kernel]}(&c{i}_params, c{i}_input, out, "
-                     f"scratch);\n  failed += check({i}, c{i}_expected, {len(expected)});\n")
+                     f"  {KERNEL_FUNCTION[layer.kernel]}(&c{i}_params, c{i}_input, out"
+                     + (", scratch" if layer.kernel in WITH_SCRATCH else "") + ");\n"
+                     f"  failed += check({i}, c{i}_expected, {len(expected)});\n")
     parts.append("""
 static int8_t out[65536];
 static int32_t scratch_words[16384];

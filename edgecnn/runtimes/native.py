@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
              "MAX_POOL_2D", "ADD", "MUL", "SOFTMAX", "RESHAPE", "RESIZE_BILINEAR",
-             "CONCATENATION")
+             "CONCATENATION", "RELU", "RELU6", "PAD", "PADV2")
 ALIGN = 16
 # TFLite's ActivationFunctionType
 _RELU, _RELU_N1_TO_1, _RELU6 = 1, 2, 3
@@ -147,8 +147,8 @@ def _check(m: TfliteModel) -> None:
                                         "`edgecnn quantize` or build with --runtime tflm")
     for op in m.operators:
         for i in (*op.inputs, *op.outputs):
-            if i >= 0 and m.tensors[i].dtype not in ("int8", "int32") and not (
-                    op.opcode.name == "RESHAPE" and m.tensors[i].dtype == "int32"):
+            # (PAD's paddings too: TFLM reads them as int32 whatever their type)
+            if i >= 0 and m.tensors[i].dtype not in ("int8", "int32"):
                 raise UnsupportedModelError(f"layer {op.index} ({op.opcode.name}) has a "
                                             f"{m.tensors[i].dtype} tensor; the native runtime "
                                             "runs full-integer int8 models")
@@ -161,7 +161,8 @@ OPTIONS_TYPES = {
     "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
     "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "MUL": "MulOptions",
     "RESIZE_BILINEAR": "ResizeBilinearOptions", "CONCATENATION": "ConcatenationOptions",
-    "SOFTMAX": "SoftmaxOptions", "RESHAPE": "ReshapeOptions",
+    "SOFTMAX": "SoftmaxOptions", "RESHAPE": "ReshapeOptions", "PAD": "PadOptions",
+    "PADV2": "PadV2Options",
 }
 _SPATIAL = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESIZE_BILINEAR"}
 
@@ -237,6 +238,21 @@ def _validate(m: TfliteModel) -> None:
             raise refuse(op, "it changes the number of elements")
         if name in ("ADD", "MUL") and len(op.inputs) < 2:
             raise refuse(op, "it needs two inputs")
+        if name in ("RELU", "RELU6") and T[op.inputs[0]].elements != T[op.outputs[0]].elements:
+            raise refuse(op, "its input and output differ in size")
+        if name in ("PAD", "PADV2"):
+            x_shape, y_shape = T[op.inputs[0]].shape, T[op.outputs[0]].shape
+            pads = T[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+            if pads is None or not pads.is_constant:
+                raise refuse(op, "its paddings are not a constant")
+            values = pads.values().reshape(-1)
+            if len(x_shape) > 4 or len(values) != 2 * len(x_shape) or len(y_shape) != len(x_shape):
+                raise refuse(op, f"paddings {pads.shape} do not fit a {len(x_shape)}-D input of "
+                                 "at most 4 dimensions")
+            if (values < 0).any() or any(int(x_shape[d] + values[2 * d] + values[2 * d + 1])
+                                         != y_shape[d] for d in range(len(x_shape))):
+                raise refuse(op, f"paddings {values.tolist()} do not turn {x_shape} into "
+                                 f"{y_shape}")
     for index in m.outputs:
         if index not in written:
             raise UnsupportedModelError(f"the model's output tensor {index} is written by no "
@@ -389,6 +405,9 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
     "EdgecnnConcatenationParams": ("outer", "inputs", "offsets", "copy_bytes"),
     "EdgecnnSoftmaxParams": ("outer", "depth", "input_multiplier", "input_left_shift",
                              "diff_min"),
+    "EdgecnnReluParams": ("count", "input_offset", "output_offset", "multiplier", "shift",
+                          "act_min", "act_max", "rescale"),
+    "EdgecnnPadParams": ("in_dims", "out_dims", "before", "value"),
 }
 
 
@@ -570,6 +589,30 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                      (), in1, -1, "", out)
     if name == "RESHAPE":
         return Layer(op.index, name, "reshape", "", (), (), in1, -1, "", out)
+    if name == "RELU":      # CalculateReluOpData: the input rescaled, clamped from 0
+        mult, shift = quantize_multiplier(_f32(float(np.float32(in_scale)
+                                                     / np.float32(out_scale))))
+        fields = (y.elements, in_zp, out_zp, mult, shift, max(-128, out_zp), 127, 1)
+        return Layer(op.index, name, "relu", "EdgecnnReluParams",
+                     _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+    if name == "RELU6":     # Relu6Prepare: the input's own 0 and 6 (FloatToQuantizedType)
+        six = _round_half_away(float(np.float32(6.0) / np.float32(in_scale))) + in_zp
+        fields = (y.elements, 0, 0, 0, 0, in_zp, max(-128, min(127, six)), 0)
+        return Layer(op.index, name, "relu", "EdgecnnReluParams",
+                     _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+    if name in ("PAD", "PADV2"):
+        pads = T[op.inputs[1]].values().reshape(-1, 2).astype(int)
+        lead = 4 - len(x.shape)
+        value = (int(T[op.inputs[2]].values().reshape(-1)[0])
+                 if name == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0 else out_zp)
+
+        def dims(values) -> str:
+            return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+        fields = (dims([1] * lead + list(x.shape)), dims([1] * lead + list(y.shape)),
+                  dims([0] * lead + list(pads[:, 0])), value)
+        return Layer(op.index, name, "pad", "EdgecnnPadParams",
+                     _fields("EdgecnnPadParams", fields), (), in1, -1, "", out)
     raise UnsupportedModelError(f"layer {op.index}: {name} is not supported by the native "
                                 "runtime")
 
