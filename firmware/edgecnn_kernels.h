@@ -96,7 +96,7 @@ typedef struct {
   int32_t multiplier, shift;           /* RELU: input scale / output scale */
   int32_t act_min, act_max;            /* RELU: the output's range; RELU6: the input's 0 and 6 */
   int32_t rescale;                     /* 1: RELU (rescaled), 0: RELU6 (a clamp of the input) */
-} EdgecnnReluParams;
+} EdgecnnReluParams; /* also int8 -> int8 QUANTIZE: a rescale clamped to -128..127 */
 
 typedef struct {
   int32_t in_dims[4], out_dims[4]; /* the shapes, padded on the left to four dimensions */

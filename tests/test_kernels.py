@@ -22,7 +22,7 @@ from edgecnn.runtimes.native import lower
 from edgecnn.tflite_model import _schema, read_tflite
 
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
-         "RELU6": 60, "PAD": 60, "PADV2": 40}
+         "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
@@ -65,7 +65,7 @@ def _finish(s, tensors, buffers, op: str, inputs, options=None, options_type=Non
 
 
 def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
-    """RELU / RELU6 on a random 1- to 4-D int8 tensor, or PAD / PADV2 with random int32
+    """RELU / RELU6 / int8 QUANTIZE on a random 1- to 4-D int8 tensor, or PAD / PADV2 with random int32
     paddings (TFLM reads them as int32) and, for PADV2, a random padding value."""
     s = _schema()
     INT8 = s.TensorType.INT8
@@ -73,8 +73,8 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
     shape = tuple(int(d) for d in rng.integers(1, 7, rank))
     in_scale, in_zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
     buffers = [s.BufferT() for _ in range(4)]
-    if op in ("RELU", "RELU6"):
-        out_scale = in_scale if rng.random() < 0.5 else float(rng.uniform(0.005, 0.2))
+    if op in ("RELU", "RELU6", "QUANTIZE"):
+        out_scale = in_scale if rng.random() < 0.3 else float(rng.uniform(0.005, 0.2))
         out_zp = in_zp if out_scale == in_scale else int(rng.integers(-128, 128))
         tensors = [_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
                    _tensor(s, "output", shape, INT8, 1, [out_scale], out_zp)]
@@ -99,7 +99,7 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
-    if op in ("RELU", "RELU6", "PAD", "PADV2"):
+    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2"):
         return elementwise_case(op, rng)
     s = _schema()
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32

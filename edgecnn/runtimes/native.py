@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
              "MAX_POOL_2D", "ADD", "MUL", "SOFTMAX", "RESHAPE", "RESIZE_BILINEAR",
-             "CONCATENATION", "RELU", "RELU6", "PAD", "PADV2")
+             "CONCATENATION", "RELU", "RELU6", "PAD", "PADV2", "QUANTIZE")
 ALIGN = 16
 # TFLite's ActivationFunctionType
 _RELU, _RELU_N1_TO_1, _RELU6 = 1, 2, 3
@@ -238,7 +238,8 @@ def _validate(m: TfliteModel) -> None:
             raise refuse(op, "it changes the number of elements")
         if name in ("ADD", "MUL") and len(op.inputs) < 2:
             raise refuse(op, "it needs two inputs")
-        if name in ("RELU", "RELU6") and T[op.inputs[0]].elements != T[op.outputs[0]].elements:
+        if name in ("RELU", "RELU6", "QUANTIZE") and \
+                T[op.inputs[0]].elements != T[op.outputs[0]].elements:
             raise refuse(op, "its input and output differ in size")
         if name in ("PAD", "PADV2"):
             x_shape, y_shape = T[op.inputs[0]].shape, T[op.outputs[0]].shape
@@ -593,6 +594,11 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         mult, shift = quantize_multiplier(_f32(float(np.float32(in_scale)
                                                      / np.float32(out_scale))))
         fields = (y.elements, in_zp, out_zp, mult, shift, max(-128, out_zp), 127, 1)
+        return Layer(op.index, name, "relu", "EdgecnnReluParams",
+                     _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+    if name == "QUANTIZE":  # int8 -> int8: reference_ops::Requantize, double(in) / double(out)
+        mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+        fields = (y.elements, in_zp, out_zp, mult, shift, -128, 127, 1)
         return Layer(op.index, name, "relu", "EdgecnnReluParams",
                      _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
     if name == "RELU6":     # Relu6Prepare: the input's own 0 and 6 (FloatToQuantizedType)
