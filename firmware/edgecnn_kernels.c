@@ -462,8 +462,8 @@ void edgecnn_max_pool_s8(const EdgecnnPoolParams* p, const int8_t* input, int8_t
   }
 }
 
-/* reference_integer_ops::Add (same shapes): both inputs rescaled to a common scale with
- * 20 bits of headroom, added, rescaled to the output. */
+/* reference_integer_ops::Add (same shapes), and SubElementwise: both inputs rescaled to a
+ * common scale with 20 bits of headroom, added (subtracted), rescaled to the output. */
 void edgecnn_add_s8(const EdgecnnAddParams* p, const int8_t* input1, const int8_t* input2,
                     int8_t* output) {
   /* a local copy: stores through int8_t pointers may alias *p, not q */
@@ -473,7 +473,7 @@ void edgecnn_add_s8(const EdgecnnAddParams* p, const int8_t* input1, const int8_
     const int32_t b = wrap_shl(q.input2_offset + input2[q.input2_count == 1 ? 0 : i], q.left_shift);
     const int32_t sa = RDBPOT(SRDHM(a, q.input1_multiplier), -q.input1_shift);
     const int32_t sb = RDBPOT(SRDHM(b, q.input2_multiplier), -q.input2_shift);
-    const int32_t sum = wrap_add(sa, sb);
+    const int32_t sum = q.subtract ? wrap_add(sa, (int32_t)(0u - (uint32_t)sb)) : wrap_add(sa, sb);
     const int32_t out = RDBPOT(SRDHM(sum, q.output_multiplier), -q.output_shift) + q.output_offset;
     output[i] = (int8_t)clamp32(out, q.act_min, q.act_max);
   }

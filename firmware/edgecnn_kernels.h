@@ -63,6 +63,7 @@ typedef struct {
   int32_t input2_multiplier, input2_shift;
   int32_t output_multiplier, output_shift;
   int32_t act_min, act_max;
+  int32_t subtract; /* 1: SUB (input1 - input2, the same rescaling) */
 } EdgecnnAddParams;
 
 typedef struct {

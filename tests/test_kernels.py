@@ -22,11 +22,11 @@ from edgecnn.runtimes.native import lower
 from edgecnn.tflite_model import _schema, read_tflite
 
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
-         "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60}
+         "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
-                   "pad": "edgecnn_pad_s8"}
+                   "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8"}
 
 
 def _tensor(s, name, shape, ttype, buffer, scales=None, zero_point=0, axis=0):
@@ -73,6 +73,19 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
     shape = tuple(int(d) for d in rng.integers(1, 7, rank))
     in_scale, in_zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
     buffers = [s.BufferT() for _ in range(4)]
+    if op in ("ADD", "SUB"):     # the second input a constant: the full shape or one value
+        other = shape if rng.random() < 0.6 else (1,)
+        buffers[1].data = list(rng.integers(-128, 128, int(np.prod(other))).astype(np.int8)
+                               .view(np.uint8))
+        tensors = [_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
+                   _tensor(s, "input2", other, INT8, 1, [float(rng.uniform(0.005, 0.2))],
+                           int(rng.integers(-128, 128))),
+                   _tensor(s, "output", shape, INT8, 2, [float(rng.uniform(0.01, 0.4))],
+                           int(rng.integers(-128, 128)))]
+        options = s.AddOptionsT() if op == "ADD" else s.SubOptionsT()
+        options.fusedActivationFunction = int(rng.choice([0, 1, 3]))   # NONE, RELU, RELU6
+        kind = s.BuiltinOptions.AddOptions if op == "ADD" else s.BuiltinOptions.SubOptions
+        return _finish(s, tensors, buffers, op, [0, 1], options, kind), shape
     if op in ("RELU", "RELU6", "QUANTIZE"):
         out_scale = in_scale if rng.random() < 0.3 else float(rng.uniform(0.005, 0.2))
         out_zp = in_zp if out_scale == in_scale else int(rng.integers(-128, 128))
@@ -99,7 +112,7 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
-    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2"):
+    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2", "ADD", "SUB"):
         return elementwise_case(op, rng)
     s = _schema()
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
@@ -209,7 +222,8 @@ def c_test_program(cases) -> str:
         parts.append(_c_array("int8_t", f"c{i}_input", x))
         parts.append(_c_array("int8_t", f"c{i}_expected", expected))
         calls.append(f"  failed += run_case({i}, {len(expected)}, {scratch});\n"
-                     f"  {KERNEL_FUNCTION[layer.kernel]}(&c{i}_params, c{i}_input, out"
+                     f"  {KERNEL_FUNCTION[layer.kernel]}(&c{i}_params, c{i}_input, "
+                     + (f"{rename[layer.constant2]}, " if layer.constant2 else "") + "out"
                      + (", scratch" if layer.kernel in WITH_SCRATCH else "") + ");\n"
                      f"  failed += check({i}, c{i}_expected, {len(expected)});\n")
     parts.append("""

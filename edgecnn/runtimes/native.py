@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
              "MAX_POOL_2D", "ADD", "MUL", "SOFTMAX", "RESHAPE", "RESIZE_BILINEAR",
-             "CONCATENATION", "RELU", "RELU6", "PAD", "PADV2", "QUANTIZE")
+             "CONCATENATION", "RELU", "RELU6", "PAD", "PADV2", "QUANTIZE", "SUB")
 ALIGN = 16
 # TFLite's ActivationFunctionType
 _RELU, _RELU_N1_TO_1, _RELU6 = 1, 2, 3
@@ -162,7 +162,7 @@ OPTIONS_TYPES = {
     "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "MUL": "MulOptions",
     "RESIZE_BILINEAR": "ResizeBilinearOptions", "CONCATENATION": "ConcatenationOptions",
     "SOFTMAX": "SoftmaxOptions", "RESHAPE": "ReshapeOptions", "PAD": "PadOptions",
-    "PADV2": "PadV2Options",
+    "PADV2": "PadV2Options", "SUB": "SubOptions",
 }
 _SPATIAL = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESIZE_BILINEAR"}
 
@@ -236,7 +236,7 @@ def _validate(m: TfliteModel) -> None:
                                  f"output {T[op.outputs[0]].shape}")
         if name == "RESHAPE" and T[op.inputs[0]].elements != T[op.outputs[0]].elements:
             raise refuse(op, "it changes the number of elements")
-        if name in ("ADD", "MUL") and len(op.inputs) < 2:
+        if name in ("ADD", "MUL", "SUB") and len(op.inputs) < 2:
             raise refuse(op, "it needs two inputs")
         if name in ("RELU", "RELU6", "QUANTIZE") and \
                 T[op.inputs[0]].elements != T[op.outputs[0]].elements:
@@ -396,7 +396,7 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
     "EdgecnnAddParams": (
         "count", "input2_count", "input1_offset", "input2_offset", "output_offset",
         "left_shift", "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
-        "output_multiplier", "output_shift", "act_min", "act_max"),
+        "output_multiplier", "output_shift", "act_min", "act_max", "subtract"),
     "EdgecnnMulParams": (
         "count", "input2_count", "input1_offset", "input2_offset", "output_offset",
         "output_multiplier", "output_shift", "act_min", "act_max"),
@@ -514,10 +514,10 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         return Layer(op.index, name, kernel, "EdgecnnPoolParams",
                      _fields("EdgecnnPoolParams", fields), (),
                      in1, -1, "", out)
-    if name in ("ADD", "MUL"):
+    if name in ("ADD", "MUL", "SUB"):
         a, b = T[op.inputs[0]], T[op.inputs[1]]
-        if a.elements == 1 and b.elements > 1:     # the same sum or product, full input first
-            a, b = b, a
+        if a.elements == 1 and b.elements > 1 and name != "SUB":   # the same sum or product,
+            a, b = b, a                                               # the full input first
         if a.shape != y.shape or b.elements not in (1, a.elements) or a.is_constant:
             raise UnsupportedModelError(f"layer {op.index}: {name} of {a.shape} and {b.shape} "
                                         "(a broadcast other than one value) is not supported "
@@ -538,12 +538,20 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                          _fields("EdgecnnMulParams", fields),
                          tuple(arrays), in1, in2, constant2, out)
         left_shift = 20
-        twice_max = 2 * max(_f32(s1), _f32(s2))
-        m1 = quantize_multiplier(s1 / twice_max)
-        m2 = quantize_multiplier(s2 / twice_max)
-        mo = quantize_multiplier(twice_max / ((1 << left_shift) * out_scale))
+        if name == "SUB":   # sub_common.cc: the same rescaling, in float arithmetic
+            f1, f2, fo = np.float32(s1), np.float32(s2), np.float32(out_scale)
+            twice = np.float32(2) * max(f1, f2)
+            m1 = quantize_multiplier(float(np.float32(f1 / twice)))
+            m2 = quantize_multiplier(float(np.float32(f2 / twice)))
+            mo = quantize_multiplier(float(np.float32(
+                twice / (np.float32(1 << left_shift) * fo))))
+        else:               # add_common.cc: in double
+            twice_max = 2 * max(_f32(s1), _f32(s2))
+            m1 = quantize_multiplier(s1 / twice_max)
+            m2 = quantize_multiplier(s2 / twice_max)
+            mo = quantize_multiplier(twice_max / ((1 << left_shift) * out_scale))
         fields = (y.elements, b.elements, -z1, -z2, out_zp, left_shift, m1[0], m1[1], m2[0],
-                  m2[1], mo[0], mo[1], act[0], act[1])
+                  m2[1], mo[0], mo[1], act[0], act[1], int(name == "SUB"))
         return Layer(op.index, name, "add", "EdgecnnAddParams",
                      _fields("EdgecnnAddParams", fields),
                      tuple(arrays), in1, in2, constant2, out)
