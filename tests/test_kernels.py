@@ -162,12 +162,10 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
                _tensor(s, "bias", (out_c,), INT32, 2, bias_scales if len(w_scales) > 1
                        else [bias_scales[0]]),
                _tensor(s, "output", out_shape, INT8, 3, [out_scale], out_zp)]
-    op_t = s.OperatorT()
-    op_t.opcodeIndex, op_t.inputs, op_t.outputs = 0, [0, 1, 2], [3]
     if op == "FULLY_CONNECTED":
         options = s.FullyConnectedOptionsT()
         options.fusedActivationFunction = activation
-        op_t.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
+        options_type = s.BuiltinOptions.FullyConnectedOptions
     else:
         options = (s.Conv2DOptionsT() if op == "CONV_2D" else s.DepthwiseConv2DOptionsT())
         options.padding = s.Padding.SAME if same else s.Padding.VALID
@@ -176,21 +174,10 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
         options.fusedActivationFunction = activation
         if op == "DEPTHWISE_CONV_2D":
             options.depthMultiplier = multiplier
-            op_t.builtinOptionsType = s.BuiltinOptions.DepthwiseConv2DOptions
+            options_type = s.BuiltinOptions.DepthwiseConv2DOptions
         else:
-            op_t.builtinOptionsType = s.BuiltinOptions.Conv2DOptions
-    op_t.builtinOptions = options
-    code = s.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, op)
-    code.version = 1
-    graph = s.SubGraphT()
-    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [3], [op_t]
-    model = s.ModelT()
-    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [graph], \
-        buffers
-    builder = flatbuffers.Builder(4096)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), in_shape
+            options_type = s.BuiltinOptions.Conv2DOptions
+    return _finish(s, tensors, buffers, op, [0, 1, 2], options, options_type), in_shape
 
 
 def tflm_output(model: bytes, x: np.ndarray) -> np.ndarray:

@@ -152,6 +152,16 @@ class EdgecnnSession:
     def _read(self, stage: Stage) -> StageEnd:
         return read_stage(self.link, stage, self.rows, self._recover_from_reset)
 
+    def _restartable(self, command: str, stage: Stage, *collected) -> None:
+        """Send ``command`` and read ``stage``; a board that rebooted meanwhile is asked again
+        from the start, what was collected before the reboot dropped."""
+        while True:
+            for rows in collected:
+                rows.clear()
+            self.link.send(command)
+            if self._read(stage) is not StageEnd.RESET:
+                return
+
     # -- stages ----------------------------------------------------------------------------------
     def selfcheck(self) -> None:
         expected = max(1, len(self.project.vectors))
@@ -185,13 +195,8 @@ class EdgecnnSession:
         def error(m: Message) -> None:
             raise ProtocolError(f"the board refused the self-check: {m.fields['message']}")
 
-        stage = Stage("self-check", "selfcheck", "vector", expected, row, done, error)
-        while True:
-            vectors.clear()
-            seen.clear()
-            self.link.send("selfcheck")
-            if self._read(stage) is not StageEnd.RESET:
-                return
+        self._restartable("selfcheck", Stage("self-check", "selfcheck", "vector", expected, row,
+                                             done, error), vectors, seen)
 
     def bench(self, runs: int, warmup: int) -> None:
         # Rows are keyed by (segment, run): a reset starts a new segment whose run numbers
@@ -285,13 +290,8 @@ class EdgecnnSession:
         def error(m: Message) -> None:
             self.report.profile = Profile(False, str(m.fields["message"]))
 
-        stage = Stage("profile", "profile", "op", operators, row, done, error)
-        while True:
-            ops.clear()
-            seen.clear()
-            self.link.send("profile")
-            if self._read(stage) is not StageEnd.RESET:
-                return
+        self._restartable("profile", Stage("profile", "profile", "op", operators, row, done,
+                                           error), ops, seen)
 
     def verify(self, samples: int | None) -> None:
         inputs, labels, source = verification_inputs(self.project, samples)
