@@ -374,15 +374,17 @@ void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8
         int32_t acc[4] = {0, 0, 0, 0};
         dot_1x4(in, q.weights + (size_t)oc * n, n, acc);
         for (int32_t k = 0; k < 4; ++k) {
-          out[oc + k] = requantize(acc[k], q.folded_bias, oc + k, q.multiplier[oc + k],
-                                   q.shift[oc + k], q.output_offset, q.act_min, q.act_max);
+          const int32_t r = q.per_channel ? oc + k : 0;
+          out[oc + k] = requantize(acc[k], q.folded_bias, oc + k, q.multiplier[r], q.shift[r],
+                                   q.output_offset, q.act_min, q.act_max);
         }
       }
       for (; oc < q.out_depth; ++oc) {
         const int8_t* w = q.weights + (size_t)oc * n;
         int32_t acc = 0;
         for (int32_t d = 0; d < n; ++d) acc += w[d] * in[d];
-        out[oc] = requantize(acc, q.folded_bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
+        const int32_t r = q.per_channel ? oc : 0;
+        out[oc] = requantize(acc, q.folded_bias, oc, q.multiplier[r], q.shift[r], q.output_offset,
                              q.act_min, q.act_max);
       }
       continue;
@@ -393,8 +395,9 @@ void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8
       for (int32_t d = 0; d < n; ++d) {
         acc += ((int32_t)w[d] + q.filter_offset) * ((int32_t)in[d] + q.input_offset);
       }
-      out[oc] = requantize(acc, q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
-                           q.act_min, q.act_max);
+      const int32_t r = q.per_channel ? oc : 0;
+      out[oc] = requantize(acc, q.bias, oc, q.multiplier[r], q.shift[r], q.output_offset, q.act_min,
+                           q.act_max);
     }
   }
 }

@@ -26,7 +26,7 @@ typedef struct {
   int32_t output_offset;    /* output zero point */
   int32_t act_min, act_max;
   const int8_t* weights;
-  const int32_t* bias;       /* NULL when the model has none */
+  const int32_t* bias;       /* DEPTHWISE_CONV_2D: NULL when the model has none; CONV_2D: NULL */
   const int32_t* multiplier; /* per output channel */
   const int32_t* shift;
   /* CONV_2D only: bias + input_offset * (sum of the channel's weights), made on the host; the
@@ -40,11 +40,12 @@ typedef struct {
   int32_t act_min, act_max;
   const int8_t* weights;
   const int32_t* bias;
-  const int32_t* multiplier; /* per output channel (a per-tensor model repeats one) */
+  const int32_t* multiplier; /* per output channel, or one for all (per_channel 0) */
   const int32_t* shift;
   /* bias + input_offset * (sum of the row's weights), made on the host, used when
-   * filter_offset is 0 (NULL otherwise) */
+   * filter_offset is 0 (NULL otherwise; then `bias` is used) */
   const int32_t* folded_bias;
+  int32_t per_channel; /* 1: multiplier and shift per output channel; 0: one of each */
 } EdgecnnFullyConnectedParams;
 
 typedef struct {

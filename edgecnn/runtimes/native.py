@@ -389,7 +389,8 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
         "folded_bias"),
     "EdgecnnFullyConnectedParams": (
         "batches", "in_depth", "out_depth", "input_offset", "filter_offset", "output_offset",
-        "act_min", "act_max", "weights", "bias", "multiplier", "shift", "folded_bias"),
+        "act_min", "act_max", "weights", "bias", "multiplier", "shift", "folded_bias",
+        "per_channel"),
     "EdgecnnPoolParams": (
         "in_h", "in_w", "channels", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w",
         "pad_h", "pad_w", "act_min", "act_max"),
@@ -458,18 +459,19 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                        if name == "CONV_2D" else weights),
                   _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
                   _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
-        if b is not None:
-            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
         folded = "NULL"
-        if name == "CONV_2D":
+        if name == "CONV_2D":   # the kernel adds the folded bias only: no plain bias in flash
             arrays.append(_arr(f"{prefix}_folded_bias", "int32_t",
                                folded_bias(w.values(), b.values() if b is not None else None,
                                            -in_zp)))
             folded = f"{prefix}_folded_bias"
+        elif b is not None:
+            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
+        has_bias = b is not None and name != "CONV_2D"
         fields = (in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, sh, sw, dh, dw,
                   _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
                   _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
-                  act[0], act[1], f"{prefix}_weights", f"{prefix}_bias" if b is not None
+                  act[0], act[1], f"{prefix}_weights", f"{prefix}_bias" if has_bias
                   else "NULL", f"{prefix}_multiplier", f"{prefix}_shift", folded)
         kernel = "conv" if name == "CONV_2D" else "depthwise_conv"
         return Layer(op.index, name, kernel, "EdgecnnConvParams",
@@ -480,24 +482,25 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
         b = T[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
         out_depth, in_depth = w.shape
         batches = x.elements // in_depth
-        scales = w.scales if len(w.scales) > 1 else w.scales * out_depth
-        ms = [quantize_multiplier(in_scale * s / out_scale) for s in scales]
+        per_channel = len(w.scales) > 1      # else one multiplier and shift for all rows
+        ms = [quantize_multiplier(in_scale * s / out_scale) for s in w.scales]
         act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
         arrays = [_arr(f"{prefix}_weights", "int8_t", w.values()),
                   _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
                   _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
-        if b is not None:
-            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
         w_zp = w.zero_points[0] if w.zero_points else 0
         folded = "NULL"
-        if w_zp == 0:
+        if w_zp == 0:       # the kernel adds the folded bias only: no plain bias in flash
             arrays.append(_arr(f"{prefix}_folded_bias", "int32_t",
                                folded_bias(w.values(), b.values() if b is not None else None,
                                            -in_zp)))
             folded = f"{prefix}_folded_bias"
+        elif b is not None:
+            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
         fields = (batches, in_depth, out_depth, -in_zp, -w_zp, out_zp, act[0], act[1],
-                  f"{prefix}_weights", f"{prefix}_bias" if b is not None else "NULL",
-                  f"{prefix}_multiplier", f"{prefix}_shift", folded)
+                  f"{prefix}_weights", f"{prefix}_bias" if b is not None and w_zp != 0
+                  else "NULL", f"{prefix}_multiplier", f"{prefix}_shift", folded,
+                  int(per_channel))
         return Layer(op.index, name, "fully_connected", "EdgecnnFullyConnectedParams",
                      _fields("EdgecnnFullyConnectedParams", fields), tuple(arrays), in1, -1,
                      "", out)
