@@ -18,27 +18,36 @@ static int32_t clamp32(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo :
 static int32_t wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 static int32_t wrap_shl(int32_t a, int s) { return (int32_t)((uint32_t)a << s); }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul. gemmlowp divides (ab + nudge) by 2^31 toward
- * zero, with nudge = 2^30 for ab >= 0 and 1 - 2^30 otherwise; both cases equal
- * floor((ab + 2^30) / 2^31), an arithmetic shift (GCC shifts signed values arithmetically). */
-int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
-  if (a == b && a == EDGECNN_INT32_MIN) return EDGECNN_INT32_MAX;
+/* floor((ab + 2^30) / 2^31): gemmlowp SaturatingRoundingDoublingHighMul without its one
+ * saturating case (a = b = INT32_MIN). gemmlowp divides (ab + nudge) by 2^31 toward zero, with
+ * nudge = 2^30 for ab >= 0 and 1 - 2^30 otherwise; both cases equal this arithmetic shift (GCC
+ * shifts signed values arithmetically). */
+static inline int32_t doubling_high_mul(int32_t a, int32_t b) {
   return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: round to nearest, ties away from zero. */
-int32_t edgecnn_rounding_divide_by_pot(int32_t x, int exponent) {
+static inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
   const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
   return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
+int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
+  if (a == b && a == EDGECNN_INT32_MIN) return EDGECNN_INT32_MAX;
+  return doubling_high_mul(a, b);
+}
+
+int32_t edgecnn_rounding_divide_by_pot(int32_t x, int exponent) {
+  return rounding_divide_by_pot(x, exponent);
+}
+
 /* tflite::MultiplyByQuantizedMultiplier (double rounding, TFLM's default). */
 int32_t edgecnn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift) {
   const int left_shift = shift > 0 ? shift : 0;
   const int right_shift = shift > 0 ? 0 : -shift;
-  return edgecnn_rounding_divide_by_pot(
+  return rounding_divide_by_pot(
       edgecnn_saturating_rounding_doubling_high_mul(wrap_shl(x, left_shift), multiplier),
       right_shift);
 }
@@ -51,11 +60,7 @@ int32_t edgecnn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, 
  * arithmetic as edgecnn_multiply_by_quantized_multiplier() without it, inlined. */
 static inline int32_t scale_by_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
   const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-  const int32_t high =
-      (int32_t)(((int64_t)wrap_shl(x, left) * multiplier + ((int64_t)1 << 30)) >> 31);
-  const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
-  const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
-  return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+  return rounding_divide_by_pot(doubling_high_mul(wrap_shl(x, left), multiplier), right);
 }
 
 static inline int8_t requantize(int32_t acc, const int32_t* bias, int32_t c, int32_t multiplier,

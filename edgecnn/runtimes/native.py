@@ -367,6 +367,21 @@ def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else rows.reshape(-1)
 
 
+def _bias_arrays(arrays: list[ConstArray], prefix: str, weights: np.ndarray,
+                 bias: Tensor | None, input_offset: int, fold: bool) -> tuple[str, str]:
+    """Append the layer's bias constant to ``arrays``: the folded bias when the kernel folds
+    (then no plain bias goes to flash: the kernel never reads it), else the model's bias if it
+    has one. Returns the C names of (bias, folded_bias), "NULL" for the one not stored."""
+    if fold:
+        arrays.append(_arr(f"{prefix}_folded_bias", "int32_t", folded_bias(
+            weights, bias.values() if bias is not None else None, input_offset)))
+        return "NULL", f"{prefix}_folded_bias"
+    if bias is None:
+        return "NULL", "NULL"
+    arrays.append(_arr(f"{prefix}_bias", "int32_t", bias.values()))
+    return f"{prefix}_bias", "NULL"
+
+
 def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
     """bias + input_offset * (the sum of each output channel's weights), as int32 with the
     wrap-around of the C kernel's int32 arithmetic: Σ w·(x + offset) + bias computed as
@@ -459,20 +474,13 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                        if name == "CONV_2D" else weights),
                   _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
                   _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
-        folded = "NULL"
-        if name == "CONV_2D":   # the kernel adds the folded bias only: no plain bias in flash
-            arrays.append(_arr(f"{prefix}_folded_bias", "int32_t",
-                               folded_bias(w.values(), b.values() if b is not None else None,
-                                           -in_zp)))
-            folded = f"{prefix}_folded_bias"
-        elif b is not None:
-            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
-        has_bias = b is not None and name != "CONV_2D"
+        bias, folded = _bias_arrays(arrays, prefix, weights, b, -in_zp,
+                                    fold=name == "CONV_2D")
         fields = (in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, sh, sw, dh, dw,
                   _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
                   _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
-                  act[0], act[1], f"{prefix}_weights", f"{prefix}_bias" if has_bias
-                  else "NULL", f"{prefix}_multiplier", f"{prefix}_shift", folded)
+                  act[0], act[1], f"{prefix}_weights", bias, f"{prefix}_multiplier",
+                  f"{prefix}_shift", folded)
         kernel = "conv" if name == "CONV_2D" else "depthwise_conv"
         return Layer(op.index, name, kernel, "EdgecnnConvParams",
                      _fields("EdgecnnConvParams", fields),
@@ -489,17 +497,10 @@ def _lower_op(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                   _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
                   _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
         w_zp = w.zero_points[0] if w.zero_points else 0
-        folded = "NULL"
-        if w_zp == 0:       # the kernel adds the folded bias only: no plain bias in flash
-            arrays.append(_arr(f"{prefix}_folded_bias", "int32_t",
-                               folded_bias(w.values(), b.values() if b is not None else None,
-                                           -in_zp)))
-            folded = f"{prefix}_folded_bias"
-        elif b is not None:
-            arrays.append(_arr(f"{prefix}_bias", "int32_t", b.values()))
+        # symmetric weights (zero point 0): the kernel's folded-bias path
+        bias, folded = _bias_arrays(arrays, prefix, w.values(), b, -in_zp, fold=w_zp == 0)
         fields = (batches, in_depth, out_depth, -in_zp, -w_zp, out_zp, act[0], act[1],
-                  f"{prefix}_weights", f"{prefix}_bias" if b is not None and w_zp != 0
-                  else "NULL", f"{prefix}_multiplier", f"{prefix}_shift", folded,
+                  f"{prefix}_weights", bias, f"{prefix}_multiplier", f"{prefix}_shift", folded,
                   int(per_channel))
         return Layer(op.index, name, "fully_connected", "EdgecnnFullyConnectedParams",
                      _fields("EdgecnnFullyConnectedParams", fields), tuple(arrays), in1, -1,
