@@ -119,6 +119,19 @@ def _stand_in(name: str) -> Path:
     return path
 
 
+def schema_tensor(s, name, shape, ttype, buffer, scales=None, zero_point=0, axis=0):
+    """A tensor of the TFLite schema's object API (``s``: the generated schema module), with
+    int8 quantization when ``scales`` are given: for tests that write models by hand."""
+    t = s.TensorT()
+    t.name, t.shape, t.type, t.buffer = name.encode(), list(shape), ttype, buffer
+    if scales is not None:
+        q = s.QuantizationParametersT()
+        q.scale, q.zeroPoint = [float(v) for v in scales], [zero_point] * len(scales)
+        q.quantizedDimension = axis
+        t.quantization = q
+    return t
+
+
 def require_tool(tool: str) -> None:
     """Fail (not skip): CI installs every tool the tests use."""
     if shutil.which(tool) is None:

@@ -15,7 +15,7 @@ import time
 import flatbuffers
 import numpy as np
 import pytest
-from conftest import require_tool
+from conftest import require_tool, schema_tensor
 
 from edgecnn.resources import resource_dir
 from edgecnn.runtimes.native import lower
@@ -27,17 +27,6 @@ WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
                    "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8"}
-
-
-def _tensor(s, name, shape, ttype, buffer, scales=None, zero_point=0, axis=0):
-    t = s.TensorT()
-    t.name, t.shape, t.type, t.buffer = name.encode(), list(shape), ttype, buffer
-    if scales is not None:
-        q = s.QuantizationParametersT()
-        q.scale, q.zeroPoint = [float(v) for v in scales], [zero_point] * len(scales)
-        q.quantizedDimension = axis
-        t.quantization = q
-    return t
 
 
 def _out_size(size: int, k: int, stride: int, dilation: int, same: bool) -> int:
@@ -77,10 +66,10 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
         other = shape if rng.random() < 0.6 else (1,)
         buffers[1].data = list(rng.integers(-128, 128, int(np.prod(other))).astype(np.int8)
                                .view(np.uint8))
-        tensors = [_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
-                   _tensor(s, "input2", other, INT8, 1, [float(rng.uniform(0.005, 0.2))],
+        tensors = [schema_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
+                   schema_tensor(s, "input2", other, INT8, 1, [float(rng.uniform(0.005, 0.2))],
                            int(rng.integers(-128, 128))),
-                   _tensor(s, "output", shape, INT8, 2, [float(rng.uniform(0.01, 0.4))],
+                   schema_tensor(s, "output", shape, INT8, 2, [float(rng.uniform(0.01, 0.4))],
                            int(rng.integers(-128, 128)))]
         options = s.AddOptionsT() if op == "ADD" else s.SubOptionsT()
         options.fusedActivationFunction = int(rng.choice([0, 1, 3]))   # NONE, RELU, RELU6
@@ -89,23 +78,23 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
     if op in ("RELU", "RELU6", "QUANTIZE"):
         out_scale = in_scale if rng.random() < 0.3 else float(rng.uniform(0.005, 0.2))
         out_zp = in_zp if out_scale == in_scale else int(rng.integers(-128, 128))
-        tensors = [_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
-                   _tensor(s, "output", shape, INT8, 1, [out_scale], out_zp)]
+        tensors = [schema_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
+                   schema_tensor(s, "output", shape, INT8, 1, [out_scale], out_zp)]
         return _finish(s, tensors, buffers, op, [0]), shape
     pads = rng.integers(0, 4, (rank, 2))
     buffers[1].data = list(pads.astype(np.int32).reshape(-1).view(np.uint8))
     out_shape = tuple(int(d + a + b) for d, (a, b) in zip(shape, pads, strict=True))
-    tensors = [_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
-               _tensor(s, "paddings", (rank, 2), s.TensorType.INT32, 1)]
+    tensors = [schema_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
+               schema_tensor(s, "paddings", (rank, 2), s.TensorType.INT32, 1)]
     inputs = [0, 1]
     if op == "PADV2":
         buffers[2].data = list(np.array([rng.integers(-128, 128)], np.int8).view(np.uint8))
-        tensors.append(_tensor(s, "value", (1,), INT8, 2, [in_scale], in_zp))
+        tensors.append(schema_tensor(s, "value", (1,), INT8, 2, [in_scale], in_zp))
         inputs.append(2)
         options, options_type = s.PadV2OptionsT(), s.BuiltinOptions.PadV2Options
     else:
         options, options_type = s.PadOptionsT(), s.BuiltinOptions.PadOptions
-    tensors.append(_tensor(s, "output", out_shape, INT8, 3, [in_scale], in_zp))
+    tensors.append(schema_tensor(s, "output", out_shape, INT8, 3, [in_scale], in_zp))
     return _finish(s, tensors, buffers, op, inputs, options, options_type), shape
 
 
@@ -157,11 +146,11 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
     buffers[1].data = list(weights.view(np.uint8))
     buffers[2].data = list(bias.view(np.uint8))
     bias_scales = [in_scale * w for w in (w_scales if len(w_scales) > 1 else w_scales * out_c)]
-    tensors = [_tensor(s, "input", in_shape, INT8, 0, [in_scale], in_zp),
-               _tensor(s, "weights", w_shape, INT8, 1, w_scales, 0, axis),
-               _tensor(s, "bias", (out_c,), INT32, 2, bias_scales if len(w_scales) > 1
+    tensors = [schema_tensor(s, "input", in_shape, INT8, 0, [in_scale], in_zp),
+               schema_tensor(s, "weights", w_shape, INT8, 1, w_scales, 0, axis),
+               schema_tensor(s, "bias", (out_c,), INT32, 2, bias_scales if len(w_scales) > 1
                        else [bias_scales[0]]),
-               _tensor(s, "output", out_shape, INT8, 3, [out_scale], out_zp)]
+               schema_tensor(s, "output", out_shape, INT8, 3, [out_scale], out_zp)]
     if op == "FULLY_CONNECTED":
         options = s.FullyConnectedOptionsT()
         options.fusedActivationFunction = activation

@@ -7,21 +7,11 @@ import math
 import flatbuffers
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, run_cli, schema_tensor
 
 from edgecnn.errors import UnsupportedModelError
 from edgecnn.runtimes.native import lower
 from edgecnn.tflite_model import _schema, read_tflite
-
-
-def _tensor(schema, name, shape, ttype, buffer, scale=None, zero_point=0):
-    t = schema.TensorT()
-    t.name, t.shape, t.type, t.buffer = name.encode(), list(shape), ttype, buffer
-    if scale is not None:
-        q = schema.QuantizationParametersT()
-        q.scale, q.zeroPoint = list(scale), [zero_point] * len(scale)
-        t.quantization = q
-    return t
 
 
 def depthwise_model(mutate=None) -> bytes:
@@ -32,11 +22,10 @@ def depthwise_model(mutate=None) -> bytes:
     buffers[1].data = list(rng.integers(-127, 128, 18).astype(np.int8).view(np.uint8))
     buffers[2].data = list(np.array([100, -50], dtype=np.int32).view(np.uint8))
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
-    tensors = [_tensor(s, "input", (1, 4, 4, 2), INT8, 0, [0.05], -3),
-               _tensor(s, "weights", (1, 3, 3, 2), INT8, 1, [0.02, 0.03]),
-               _tensor(s, "bias", (2,), INT32, 2, [0.001, 0.0015]),
-               _tensor(s, "output", (1, 4, 4, 2), INT8, 3, [0.1], 5)]
-    tensors[1].quantization.quantizedDimension = 3
+    tensors = [schema_tensor(s, "input", (1, 4, 4, 2), INT8, 0, [0.05], -3),
+               schema_tensor(s, "weights", (1, 3, 3, 2), INT8, 1, [0.02, 0.03], axis=3),
+               schema_tensor(s, "bias", (2,), INT32, 2, [0.001, 0.0015]),
+               schema_tensor(s, "output", (1, 4, 4, 2), INT8, 3, [0.1], 5)]
     options = s.DepthwiseConv2DOptionsT()
     options.padding, options.strideW, options.strideH = s.Padding.SAME, 1, 1
     options.depthMultiplier, options.dilationWFactor, options.dilationHFactor = 1, 1, 1
@@ -132,8 +121,8 @@ def _float_edges(s, model):
     """float32 input -> QUANTIZE -> the graph -> DEQUANTIZE -> float32 output."""
     graph = model.subgraphs[0]
     model.buffers += [s.BufferT(), s.BufferT()]
-    graph.tensors += [_tensor(s, "float_in", (1, 4, 4, 2), s.TensorType.FLOAT32, 4),
-                      _tensor(s, "float_out", (1, 4, 4, 2), s.TensorType.FLOAT32, 5)]
+    graph.tensors += [schema_tensor(s, "float_in", (1, 4, 4, 2), s.TensorType.FLOAT32, 4),
+                      schema_tensor(s, "float_out", (1, 4, 4, 2), s.TensorType.FLOAT32, 5)]
     codes = []
     for builtin in (s.BuiltinOperator.QUANTIZE, s.BuiltinOperator.DEQUANTIZE):
         code = s.OperatorCodeT()
