@@ -21,7 +21,7 @@ _EXPORTS = {
     "load_board": "boards", "list_boards": "boards", "check_fit": "fit",
     "build": "build", "BuildResult": "build",
     "flash": "flash",
-    "report": "reporting", "compare": "reporting",
+    "report": "reporting", "compare": "comparison",
     "bench": "harness", "BenchReport": "harness", "HostFirmware": "harness",
     "EdgecnnError": "errors",
 }

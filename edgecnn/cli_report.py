@@ -1,4 +1,5 @@
-"""CLI commands that write reports for people: report (one model) and compare (several)."""
+"""CLI command that writes a report for people about one model (compare is with search: it
+runs its architectures as trials)."""
 from __future__ import annotations
 
 import click
@@ -6,7 +7,6 @@ import click
 
 def register(main: click.Group) -> None:
     main.add_command(report_cmd)
-    main.add_command(compare_cmd)
 
 
 @click.command("report")
@@ -38,33 +38,3 @@ def report_cmd(model, tflite, board, bench, samples, image_index, layers, out, f
                f"{n['test_samples']:,} test samples; most confused: "
                f"{n['most_confused']['true']} -> {n['most_confused']['predicted']}")
     click.echo(f"report    {result.out / 'report.html'}  ({len(result.files)} files)")
-
-
-@click.command("compare")
-@click.option("--dataset", default="fashion_mnist", show_default=True)
-@click.option("--archs", default="edge_cnn,edge_cnn_gap,dscnn,fcnn", show_default=True,
-              help="Comma-separated architectures (see `edgecnn models`).")
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
-@click.option("--board", default="nano33", show_default=True)
-@click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
-@click.option("--test-samples", type=click.IntRange(1), help="Evaluate on the first N samples.")
-@click.option("--out", default="compare", show_default=True, type=click.Path())
-@click.option("--force", is_flag=True, help="Replace an earlier edgecnn report folder.")
-def compare_cmd(dataset, archs, epochs, board, train_samples, test_samples, out, force):
-    """Train, quantize and measure several architectures; table, plots, the best per goal."""
-    from .reporting import compare
-
-    result = compare(dataset, [a.strip() for a in archs.split(",") if a.strip()],
-                     epochs=epochs, board=board, out=out, train_samples=train_samples,
-                     test_samples=test_samples, force=force,
-                     log=lambda s: click.echo(s, err=True))
-    click.echo(f"{'model':<14} {'int8 acc':>9} {'params':>9} {'.tflite B':>10} {'arena B':>9} "
-               f"{'host µs':>8}  fits")
-    for r in result.rows:
-        click.echo(f"{r['name']:<14} {100 * r['int8_accuracy']:>8.2f}% {r['params']:>9,} "
-                   f"{r['tflite_bytes']:>10,} {r['arena_bytes']:>9,} {r['host_latency_us']:>8,.0f}"
-                   f"  {'yes' if r['fits'] else 'NO'}")
-    b = result.best
-    click.echo(f"best: accuracy {b['accuracy']}, size {b['size']}, latency {b['latency']}, "
-               f"fits {result.board}: {b['fits_board'] or 'none'}")
-    click.echo(f"report    {result.out / 'report.html'}")

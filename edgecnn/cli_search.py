@@ -1,4 +1,6 @@
-"""`edgecnn search`: the most accurate model that fits the board (edgecnn.search)."""
+"""`edgecnn search` (the most accurate model that fits the board, edgecnn.search) and `edgecnn
+compare` (several architectures, edgecnn.comparison): both run their candidates as trials of
+one trial runner, in this process or on a Ray cluster."""
 from __future__ import annotations
 
 import click
@@ -8,6 +10,7 @@ from .runtimes import runtime_names
 
 def register(main: click.Group) -> None:
     main.add_command(search_cmd)
+    main.add_command(compare_cmd)
 
 
 def _ranges(values) -> dict[str, str]:
@@ -18,6 +21,31 @@ def _ranges(values) -> dict[str, str]:
             raise click.BadParameter(f"{item!r} is not NAME=LO..HI", param_hint="--param")
         ranges[name.strip()] = text.strip()
     return ranges
+
+
+RAY_OPTION = click.option(
+    "--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+    help="Run the trials on a Ray cluster with Ray Tune (Optuna stays the searcher, on the "
+         "same study): --ray alone starts Ray on this machine (127.0.0.1), --ray HOST:PORT "
+         "joins a cluster's head. Needs pip install \"edgecnn[ray]\".")
+CPUS_PER_TRIAL_OPTION = click.option(
+    "--cpus-per-trial", default=1, show_default=True, type=click.IntRange(1, 1024),
+    help="With --ray: CPUs Ray gives each trial (and TensorFlow's threads).")
+
+
+def _engine(ray_address: str | None, cpus_per_trial: int):
+    """The Ray engine for --ray (connected now: a cluster that is not there is said before
+    any work), or None: the trials run in this process."""
+    if ray_address is None:
+        if cpus_per_trial != 1:
+            raise click.BadParameter("is for --ray (in this process TensorFlow uses every "
+                                     "core)", param_hint="--cpus-per-trial")
+        return None
+    from .search_ray import RayEngine
+
+    engine = RayEngine(ray_address, cpus_per_trial)
+    engine.connect()
+    return engine
 
 
 @click.command("search")
@@ -39,6 +67,10 @@ def _ranges(values) -> dict[str, str]:
                    "learning_rate=0.002..0.006.")
 @click.option("--epochs", default=6, show_default=True, type=click.IntRange(1, 1000),
               help="Training epochs of every candidate that fits.")
+@click.option("--min-epochs", type=click.IntRange(1), metavar="N",
+              help="Successive halving: look at every trial after N, 3N, 9N, ... epochs and "
+                   "stop it there unless its validation accuracy is in the top third the "
+                   "study's trials reached at that point.")
 @click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
 @click.option("--max-flash", type=click.IntRange(1), metavar="BYTES",
               help="A flash budget tighter than the board's (model + runtime estimate).")
@@ -53,15 +85,11 @@ def _ranges(values) -> dict[str, str]:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--storage", help="An Optuna RDB URL (e.g. sqlite:///study.db, postgresql://...) "
                                 "shared by several machines; default: a journal file in --out.")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
-              help="Run the trials on a Ray cluster with Ray Tune (Optuna stays the searcher, "
-                   "on the same study): --ray alone starts Ray on this machine (127.0.0.1), "
-                   "--ray HOST:PORT joins a cluster's head. Needs pip install \"edgecnn[ray]\".")
-@click.option("--cpus-per-trial", default=1, show_default=True, type=click.IntRange(1, 1024),
-              help="With --ray: CPUs Ray gives each trial (and TensorFlow's threads).")
+@RAY_OPTION
+@CPUS_PER_TRIAL_OPTION
 def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, epochs,
-               train_samples, max_flash, max_arena, max_model, max_instructions, seed, storage,
-               ray_address, cpus_per_trial):
+               min_epochs, train_samples, max_flash, max_arena, max_model, max_instructions,
+               seed, storage, ray_address, cpus_per_trial):
     """Search for the most accurate model that fits the board: every candidate's int8 graph is
     measured before training, and only those that fit are trained (Optuna)."""
     from .boards import load_board
@@ -75,20 +103,13 @@ def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, ep
         data_dir=data_dir, archs=tuple(a.strip() for a in archs.split(",") if a.strip())
         if archs else (), ranges=_ranges(params), epochs=epochs, train_samples=train_samples,
         max_flash=max_flash, max_arena=max_arena, max_model=max_model,
-        max_instructions=max_instructions, seed=seed, storage=storage)
-    engine = None
-    if ray_address is not None:
-        from .search_ray import RayEngine
-
-        engine = RayEngine(ray_address, cpus_per_trial)
-        engine.connect()        # a cluster that is not there is said before any work
-    elif cpus_per_trial != 1:
-        raise click.BadParameter("is for --ray (in this process TensorFlow uses every core)",
-                                 param_hint="--cpus-per-trial")
+        max_instructions=max_instructions, seed=seed, storage=storage, min_epochs=min_epochs)
+    engine = _engine(ray_address, cpus_per_trial)
     result = search(config, log=lambda line: click.echo(line, err=True), engine=engine)
     done = sum(r.status == "complete" for r in result.records)
+    pruned = sum(r.status == "pruned" for r in result.records)
     click.echo(f"trials    {len(result.records)}: {done} trained, {result.rejected} rejected "
-               "before training")
+               "before training" + (f", {pruned} stopped early" if pruned else ""))
     click.echo(f"report    {result.files['html']}  (trials.csv, trials.json, Pareto fronts)")
     b = result.best
     if b is None:
@@ -99,3 +120,41 @@ def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, ep
     click.echo(f"best      trial {b.number}: {b.arch}, int8 {b.val_int8_accuracy:.4f} "
                f"(validation){test}; arena {b.arena_bytes:,} B, flash {b.flash_bytes:,} B")
     click.echo(f"next      edgecnn build --model {result.out / 'best.tflite'} --board {board}")
+
+
+@click.command("compare")
+@click.option("--dataset", default="fashion_mnist", show_default=True)
+@click.option("--archs", default="edge_cnn,edge_cnn_gap,dscnn,fcnn", show_default=True,
+              help="Comma-separated architectures (see `edgecnn models`).")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--board", default="nano33", show_default=True)
+@click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
+@click.option("--test-samples", type=click.IntRange(1), help="Evaluate on the first N samples.")
+@click.option("--out", default="compare", show_default=True, type=click.Path())
+@click.option("--force", is_flag=True, help="Replace an earlier edgecnn report folder.")
+@RAY_OPTION
+@CPUS_PER_TRIAL_OPTION
+def compare_cmd(dataset, archs, epochs, board, train_samples, test_samples, out, force,
+                ray_address, cpus_per_trial):
+    """Train, quantize and measure several architectures; table, plots, the best per goal.
+    Each architecture is a trial of `edgecnn search`'s trial runner: in this process, or on a
+    Ray cluster with --ray."""
+    from .boards import load_board
+    from .comparison import compare
+
+    load_board(board)
+    engine = _engine(ray_address, cpus_per_trial)
+    result = compare(dataset, [a.strip() for a in archs.split(",") if a.strip()],
+                     epochs=epochs, board=board, out=out, train_samples=train_samples,
+                     test_samples=test_samples, force=force,
+                     log=lambda s: click.echo(s, err=True), engine=engine)
+    click.echo(f"{'model':<14} {'int8 acc':>9} {'params':>9} {'.tflite B':>10} {'arena B':>9} "
+               f"{'host µs':>8}  fits")
+    for r in result.rows:
+        click.echo(f"{r['name']:<14} {100 * r['int8_accuracy']:>8.2f}% {r['params']:>9,} "
+                   f"{r['tflite_bytes']:>10,} {r['arena_bytes']:>9,} {r['host_latency_us']:>8,.0f}"
+                   f"  {'yes' if r['fits'] else 'NO'}")
+    b = result.best
+    click.echo(f"best: accuracy {b['accuracy']}, size {b['size']}, latency {b['latency']}, "
+               f"fits {result.board}: {b['fits_board'] or 'none'}")
+    click.echo(f"report    {result.out / 'report.html'}")

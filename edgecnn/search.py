@@ -32,8 +32,19 @@ from .errors import EdgecnnError, OptionError
 
 STUDY_NAME = "edgecnn-search"
 JOURNAL = "study.journal"
-# the objectives: int8 accuracy (validation, TFLM kernels), allocated arena, flash
-DIRECTIONS: tuple[Literal["maximize", "minimize"], ...] = ("maximize", "minimize", "minimize")
+
+
+@dataclass(frozen=True)
+class Objective:
+    field: str                                  # the TrialRecord field it reads
+    direction: Literal["maximize", "minimize"]
+
+
+# int8 accuracy (validation, TFLM kernels), allocated arena, flash; and, when the search
+# measures them (--max-instructions), emulated instructions per inference
+OBJECTIVES = (Objective("val_int8_accuracy", "maximize"), Objective("arena_bytes", "minimize"),
+              Objective("flash_bytes", "minimize"))
+INSTRUCTIONS = Objective("instructions", "minimize")
 
 
 # -- the search space, declared once ---------------------------------------------------------
@@ -196,6 +207,14 @@ class SearchConfig:
     max_instructions: int | None = None   # per inference, on the emulated Cortex-M4
     seed: int = 0
     storage: str | None = None
+    min_epochs: int | None = None        # successive halving from this many epochs (Halving)
+    # False (edgecnn compare): a candidate that does not fit is trained all the same, the
+    # reason kept on its record
+    reject_unfit: bool = True
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        return OBJECTIVES + ((INSTRUCTIONS,) if self.max_instructions is not None else ())
 
 
 @dataclass
@@ -216,6 +235,7 @@ class TrialRecord:
     macs: int | None = None
     instructions: int | None = None    # emulated Cortex-M4, native runtime (when asked)
     train_seconds: float | None = None
+    epochs_run: int | None = None
 
 
 @dataclass
@@ -309,6 +329,76 @@ def _record_costs(record: TrialRecord, tflite: bytes, analysis, fit) -> None:
     record.macs = analysis.total_macs
 
 
+# -- successive halving on epochs -------------------------------------------------------------
+@dataclass(frozen=True)
+class Halving:
+    """Asynchronous successive halving (ASHA; Li et al., MLSys 2020) on training epochs: a
+    trial is looked at after ``min_epochs``, ``min_epochs * factor``, ... epochs (the
+    milestones below ``epochs``) and goes on only while its validation accuracy there is in
+    the top ``1/factor`` of what the study's trials reached at the same milestone; the first
+    trial at a milestone always goes on. Every trial follows the same learning-rate schedule
+    (cosine over ``epochs``), so accuracies at one milestone compare like with like.
+
+    edgecnn's and not an Optuna pruner: Optuna's pruners read ``Trial.report()``, which
+    multi-objective studies do not support."""
+
+    epochs: int
+    min_epochs: int
+    factor: int = 3
+
+    @property
+    def milestones(self) -> tuple[int, ...]:
+        out, m = [], self.min_epochs
+        while m < self.epochs:
+            out.append(m)
+            m *= self.factor
+        return tuple(out)
+
+    def cutoff(self, others: list[float]) -> float | None:
+        """The accuracy a trial needs at a milestone where the study's other trials reached
+        ``others`` (None: no other trial got there yet, it goes on)."""
+        if not others:
+            return None
+        ranked = sorted(others, reverse=True)
+        # the top 1/factor of all trials at the milestone, this one included
+        keep = max(1, (len(ranked) + 1) // self.factor)
+        return ranked[keep - 1]
+
+
+class Milestones:
+    """A trial's validation accuracy at each milestone, kept on its Optuna trial in the
+    study's storage (``val_accuracy@E``), so that the trials of every worker — this process,
+    other processes on the journal, Ray workers — are judged against each other."""
+
+    KEY = "val_accuracy@{}"
+
+    def __init__(self, halving: Halving, config: SearchConfig, out: Path, number: int):
+        import optuna
+
+        self.halving = halving
+        self.study = optuna.load_study(study_name=STUDY_NAME, storage=study_storage(config, out))
+        self.trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(
+            self.study._study_id, number)
+        self.number = number
+        self.reason = ""
+
+    def stop_after(self, epochs: int, accuracy: float) -> bool:
+        """Keep ``accuracy`` at ``epochs`` when that is a milestone; True: stop training."""
+        if epochs not in self.halving.milestones:
+            return False
+        key = self.KEY.format(epochs)
+        self.study._storage.set_trial_user_attr(self.trial_id, key, accuracy)
+        others = [float(t.user_attrs[key]) for t in self.study.get_trials(deepcopy=False)
+                  if t.number != self.number and key in t.user_attrs]
+        cutoff = self.halving.cutoff(others)
+        if cutoff is None or accuracy >= cutoff:
+            return False
+        self.reason = (f"stopped after {epochs} epochs: validation accuracy {accuracy:.4f}, "
+                       f"below the top 1/{self.halving.factor} of {len(others) + 1} trials "
+                       f"there ({cutoff:.4f})")
+        return True
+
+
 def evaluate(number: int, arch: str, params: dict, training: dict, config: SearchConfig,
              dataset, costs: _Costs, out: Path) -> TrialRecord:
     """The trial runner every engine calls (Optuna in this process, a Ray Tune trainable):
@@ -340,13 +430,22 @@ def evaluate(number: int, arch: str, params: dict, training: dict, config: Searc
             record.reason = f"not measurable on the emulated Cortex-M4: {exc}"
         else:
             record.reason = costs.verdict(fit, len(tflite), record.instructions)
-    if record.reason:
+    if record.reason and config.reject_unfit:
         return record
     start = time.perf_counter()
+    milestones = (Milestones(Halving(config.epochs, config.min_epochs), config, out, number)
+                  if config.min_epochs else None)
     result = train(arch, dataset, TrainConfig(
         epochs=config.epochs, patience=config.epochs, seed=config.seed + number,
         verbose=0, arch_params=params, learning_rate=float(training["learning_rate"]),
-        batch_size=int(training["batch_size"])))
+        batch_size=int(training["batch_size"]),
+        stop_after=milestones.stop_after if milestones else None))
+    record.epochs_run = len(result.history.get("loss", []))
+    record.train_seconds = round(time.perf_counter() - start, 1)
+    if milestones is not None and milestones.reason:
+        record.status, record.reason = "pruned", milestones.reason
+        record.val_float_accuracy = float(result.history["val_accuracy"][-1])
+        return record
     # selection on the validation split; the test split is for the one model reported
     validation = replace(dataset, x_test=dataset.x_val, y_test=dataset.y_val)
     folder = out / "trials" / f"{number:04d}"
@@ -356,31 +455,30 @@ def evaluate(number: int, arch: str, params: dict, training: dict, config: Searc
     result.model.save(folder / "model.keras")
     q.meta.save(folder / "model.json")
     record.status = "complete"
-    record.train_seconds = round(time.perf_counter() - start, 1)
     record.val_int8_accuracy = q.meta.int8_accuracy
     record.val_float_accuracy = q.meta.float_accuracy
     return record
 
 
-def objectives(record: TrialRecord) -> tuple[float, float, float]:
-    """The study's three objectives of a trained trial, in DIRECTIONS' order."""
-    return (float(record.val_int8_accuracy or 0.0), float(record.arena_bytes or 0),
-            float(record.flash_bytes or 0))
+def objectives(record: TrialRecord, config: SearchConfig) -> tuple[float, ...]:
+    """The study's objectives of a trained trial, in ``config.objectives``' order."""
+    return tuple(float(getattr(record, o.field) or 0) for o in config.objectives)
 
 
 def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _Costs,
-              out: Path) -> tuple[float, float, float]:
+              out: Path) -> tuple[float, ...]:
     """Optuna's objective in this process: draw, evaluate, keep the record on the trial;
-    a rejected candidate is a pruned trial."""
+    a candidate rejected before training or stopped by successive halving is a pruned
+    trial."""
     import optuna
 
     trial.set_user_attr("worker", _worker())
     arch, params, training = sample(space, trial)
     record = evaluate(trial.number, arch, params, training, config, dataset, costs, out)
     _keep(trial, record)
-    if record.status == "rejected":
+    if record.status in ("rejected", "pruned"):
         raise optuna.TrialPruned(record.reason)
-    return objectives(record)
+    return objectives(record, config)
 
 
 def _keep(trial, record: TrialRecord) -> None:
@@ -417,7 +515,7 @@ def open_study(config: SearchConfig, out: Path):
         storage = study_storage(config, out)
         study = optuna.create_study(
             study_name=STUDY_NAME, storage=storage, load_if_exists=True,
-            directions=list(DIRECTIONS),
+            directions=[o.direction for o in config.objectives],
             sampler=optuna.samplers.TPESampler(seed=config.seed))
     except Exception as exc:    # the storage's own errors: SQLAlchemy, a damaged journal
         raise EdgecnnError(f"cannot open the study in {config.storage or out / JOURNAL}: "
@@ -425,7 +523,8 @@ def open_study(config: SearchConfig, out: Path):
                            "--storage") from None
     stamp = {"dataset": config.data_dir or config.dataset, "board": config.board,
              "runtime": config.runtime or "", "epochs": config.epochs,
-             "train_samples": config.train_samples}
+             "train_samples": config.train_samples,
+             "objectives": [o.field for o in config.objectives]}
     if study.user_attrs.get("edgecnn") not in (None, stamp):
         raise EdgecnnError(f"the study in {config.storage or out} searched "
                            f"{study.user_attrs['edgecnn']}, not {stamp}: give another --out")
@@ -540,6 +639,9 @@ def search(config: SearchConfig, *, log: Callable[[str], None] = print,
 
     if config.trials < 1:
         raise OptionError("--trials must be at least 1")
+    if config.min_epochs is not None and not 1 <= config.min_epochs < config.epochs:
+        raise OptionError(f"--min-epochs {config.min_epochs}: successive halving needs 1 <= "
+                          f"--min-epochs < --epochs ({config.epochs})")
     space = SearchSpace.restricted(tuple(config.archs), config.ranges)
     out = Path(config.out)
     if out.exists() and not out.is_dir():
@@ -553,26 +655,16 @@ def search(config: SearchConfig, *, log: Callable[[str], None] = print,
     check_budgets(space, costs)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(t.state in finished for t in study.trials)
-    trial_log = TrialLog(log)
-
-    def progress(study, trial) -> None:
-        record = _records_of(trial)
-        if record is not None:
-            trial_log(record)
-
+    trial_log = TrialLog(log, config.trials, done)
+    for record in _records(study):        # a continued study: its best so far
+        trial_log.consider(record)
     interrupted: BaseException | None = None
     if done < config.trials:
         log(f"study {out / JOURNAL if not config.storage else config.storage}: {done} trial(s) "
             f"done, {config.trials - done} to go on {costs.board.title}")
         try:
-            if engine is not None:
-                engine(study, space, config, dataset, out, config.trials - done, trial_log)
-            else:
-                study.optimize(
-                    lambda trial: run_trial(trial, space, config, dataset, costs, out),
-                    n_trials=config.trials - done, catch=(EdgecnnError,),
-                    callbacks=[optuna.study.MaxTrialsCallback(config.trials, states=finished),
-                               progress])
+            run_trials(study, space, config, dataset, costs, out, config.trials - done,
+                       trial_log, engine)
         except KeyboardInterrupt as exc:      # Ctrl-C, or SIGTERM/SIGHUP (edgecnn's handler)
             interrupted = exc
     result = write_outputs(study, out, dataset, config)
@@ -581,28 +673,64 @@ def search(config: SearchConfig, *, log: Callable[[str], None] = print,
     return result
 
 
-class TrialLog:
-    """One console line per finished trial, with the best so far."""
+def run_trials(study, space: SearchSpace, config: SearchConfig, dataset, costs: _Costs,
+               out: Path, trials: int, trial_log: TrialLog, engine: Engine | None) -> None:
+    """Run ``trials`` more trials of ``study`` (drawn by its sampler, or enqueued) through the
+    trial runner, on ``engine`` or in this process, until the study holds ``config.trials``
+    finished ones."""
+    import optuna
 
-    def __init__(self, log: Callable[[str], None]):
+    if engine is not None:
+        engine(study, space, config, dataset, out, trials, trial_log)
+        return
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+    def progress(study, trial) -> None:
+        record = _records_of(trial)
+        if record is not None:
+            trial_log(record)
+
+    study.optimize(lambda trial: run_trial(trial, space, config, dataset, costs, out),
+                   n_trials=trials, catch=(EdgecnnError,),
+                   callbacks=[optuna.study.MaxTrialsCallback(config.trials, states=finished),
+                              progress])
+
+
+class TrialLog:
+    """One console line per finished trial — its place among the trials asked for, its
+    figures or why it stopped, and the best so far."""
+
+    PREFIX = {"rejected": "rejected before training: ", "failed": "failed: ", "pruned": ""}
+
+    def __init__(self, log: Callable[[str], None], total: int = 0, done: int = 0):
         self.log = log
+        self.total, self.done = total, done
         self.best: TrialRecord | None = None
 
     def __call__(self, record: TrialRecord) -> None:
+        self.done += 1
+        place = f"[{self.done}/{self.total}] " if self.total else ""
+        head = f"{place}trial {record.number}: {record.arch} {_short(record.params)}: "
         if record.status != "complete":
-            self.log(f"trial {record.number}: {record.arch} {_short(record.params)}: "
-                     + ("rejected before training: " if record.status == "rejected" else
-                        "failed: ") + record.reason)
+            self.log(head + self.PREFIX[record.status] + record.reason + self._best())
             return
         acc = record.val_int8_accuracy or 0.0
-        if self.best is None or acc > (self.best.val_int8_accuracy or 0.0):
-            self.best = record
-        self.log(f"trial {record.number}: {record.arch} {_short(record.params)}: int8 "
-                 f"{acc:.4f} (validation), arena {record.arena_bytes:,} B, flash "
+        self.consider(record)
+        self.log(head + f"int8 {acc:.4f} (validation), arena {record.arena_bytes:,} B, flash "
                  f"{record.flash_bytes:,} B"
                  + (f", {record.instructions:,} emulated instructions" if record.instructions
-                    else "") + f", {record.train_seconds:.0f} s; best "
-                 f"{self.best.val_int8_accuracy:.4f} (trial {self.best.number})")
+                    else "") + f", {record.train_seconds:.0f} s" + self._best())
+
+    def consider(self, record: TrialRecord) -> None:
+        """Count a trained trial towards the best so far."""
+        if record.status == "complete" and (
+                self.best is None
+                or (record.val_int8_accuracy or 0.0) > (self.best.val_int8_accuracy or 0.0)):
+            self.best = record
+
+    def _best(self) -> str:
+        return (f"; best {self.best.val_int8_accuracy:.4f} (trial {self.best.number})"
+                if self.best is not None else "")
 
 
 def _records_of(trial) -> TrialRecord | None:
@@ -704,6 +832,7 @@ def _page(out: Path, records: list[TrialRecord], best: TrialRecord | None,
     summary = Section("Summary", [
         f"{len(records)} trials: {len(done)} trained, {len(rejected)} rejected before training "
         "(their int8 graph did not fit the board or the budgets), "
+        f"{sum(r.status == 'pruned' for r in records)} stopped early by successive halving, "
         f"{sum(r.status == 'failed' for r in records)} failed."])
     if best is not None:
         summary.paragraphs.append(

@@ -24,7 +24,6 @@ from typing import Any
 
 from .errors import EdgecnnError, OptionError
 from .search import (
-    DIRECTIONS,
     STUDY_NAME,
     SearchConfig,
     SearchSpace,
@@ -38,7 +37,6 @@ from .search import (
     study_storage,
 )
 
-METRICS = ("val_int8_accuracy", "arena_bytes", "flash_bytes")   # in DIRECTIONS' order
 CONNECT_TIMEOUT_S = 5.0
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
@@ -142,7 +140,7 @@ def _searcher_class():
                 return
             ot_trial.set_user_attr("record", raw)
             record = TrialRecord(**json.loads(raw))
-            if record.status == "rejected":
+            if record.status in ("rejected", "pruned"):
                 import optuna
 
                 study: Any = self._ot_study
@@ -199,9 +197,9 @@ def _trainable(config: dict, *, space: SearchSpace, search: SearchConfig, datase
     number = int(config["number"])
     record = evaluate(number, arch, params, training, search, dataset,
                       _Costs(search, dataset), Path(out))
-    values = objectives(record) if record.status == "complete" else (0.0, 0.0, 0.0)
-    tune.report({**dict(zip(METRICS, values, strict=True)),
-                 "rejected": record.status == "rejected",
+    values = (objectives(record, search) if record.status == "complete"
+              else (0.0,) * len(search.objectives))
+    tune.report({**{o.field: v for o, v in zip(search.objectives, values, strict=True)},
                  "record": json.dumps(asdict(record), default=list)})
 
 
@@ -234,8 +232,8 @@ class RayEngine:
             sample(space, trial)      # Optuna draws; Tune hands the values to the trainable
 
         searcher = _searcher_class()(
-            space=draw, metric=list(METRICS),
-            mode=["max" if d == "maximize" else "min" for d in DIRECTIONS],
+            space=draw, metric=[o.field for o in config.objectives],
+            mode=["max" if o.direction == "maximize" else "min" for o in config.objectives],
             sampler=study.sampler, study_name=STUDY_NAME, storage=study_storage(config, out),
             trial_log=trial_log)
         trainable = tune.with_resources(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class TrainConfig:
     # base's last ``fine_tune`` layers and train on at a tenth of the learning rate.
     fine_tune: int = 0
     fine_tune_epochs: int | None = None   # default: half of ``epochs``, at least 1
+    # Called after each epoch with (epochs done, validation accuracy); True stops training
+    # there (edgecnn search's successive halving).
+    stop_after: Callable[[int, float], bool] | None = None
 
 
 @dataclass
@@ -162,13 +166,23 @@ def _fit(model, learning_rate, train_ds, dataset: Dataset, config: TrainConfig,
                   jit_compile=False)
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=config.patience,
                                          restore_best_weights=True, mode="max")
+    callbacks: list = [stop]
+    if config.stop_after is not None:
+        asked = config.stop_after
+
+        class StopAfter(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if asked(epoch + 1, float((logs or {}).get("val_accuracy", 0.0))):
+                    self.model.stop_training = True
+
+        callbacks.append(StopAfter())
     if isinstance(train_ds, tuple):      # arrays: Keras batches and shuffles them
         data = {"x": train_ds[0], "y": train_ds[1], "batch_size": config.batch_size,
                 "shuffle": True}
     else:                                # the tf.data pipeline batches and shuffles itself
         data = {"x": train_ds, "shuffle": False}
     fit = model.fit(**data, validation_data=(dataset.x_val, dataset.y_val),
-                    initial_epoch=first_epoch, epochs=last_epoch, callbacks=[stop],
+                    initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks,
                     verbose=config.verbose)
     return {k: [float(v) for v in vals] for k, vals in fit.history.items()}
 

@@ -9,10 +9,11 @@ from conftest import assert_one_line_error, run_cli
 
 from edgecnn.analyze import analyze
 from edgecnn.build import build
+from edgecnn.comparison import compare
 from edgecnn.errors import OutputExistsError
 from edgecnn.harness import bench
 from edgecnn.quantize import load_keras_model
-from edgecnn.reporting import compare, feature_maps, first_conv_filters, pareto_front, report
+from edgecnn.reporting import feature_maps, first_conv_filters, pareto_front, report
 from edgecnn.zoo import build_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -177,3 +178,8 @@ def test_compare_cnn_vs_dense(digits, tmp_path):
     lines = (c.out / "compare.csv").read_text().splitlines()
     assert lines[0].startswith("name,float_accuracy,int8_accuracy") and len(lines) == 3
     assert "host" in (c.out / "report.md").read_text()
+    # each architecture was a trial of the search's trial runner: its model is kept
+    for number, r in enumerate(c.rows):
+        folder = c.out / "trials" / f"{number:04d}"
+        assert (folder / "model.keras").is_file() and (folder / "model.tflite").is_file()
+        assert json.loads((folder / "model.json").read_text())["arch"] == r["name"]

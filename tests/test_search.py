@@ -122,7 +122,7 @@ def test_sigterm_keeps_every_finished_trial_and_a_rerun_goes_on(tmp_path):
     seen = []
     for line in proc.stderr:         # until the first trial has finished
         seen.append(line)
-        if line.startswith("trial ") and "int8" in line:
+        if "] trial " in line and "int8" in line:
             break
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -146,6 +146,62 @@ def test_restricting_the_space_is_checked_against_the_zoo():
         SearchSpace.restricted(("edge_cnn",), {"dense": "16.5..32"})
 
 
+def test_successive_halving_milestones_and_cutoffs():
+    from edgecnn.search import Halving
+
+    assert Halving(epochs=27, min_epochs=1).milestones == (1, 3, 9)
+    assert Halving(epochs=30, min_epochs=3).milestones == (3, 9, 27)
+    assert Halving(epochs=8, min_epochs=2, factor=2).milestones == (2, 4)
+    h = Halving(epochs=27, min_epochs=1)
+    assert h.cutoff([]) is None                      # the first trial there always goes on
+    assert h.cutoff([0.7]) == 0.7                    # 2 trials: the better one goes on
+    assert h.cutoff([0.6, 0.9]) == 0.9               # 3 trials: only the best
+    # 6 trials: the top 2 go on, so at most one other may be better: the 2nd best other
+    assert h.cutoff([0.1, 0.5, 0.4, 0.8, 0.3]) == 0.5
+    # 9 trials: the top 3, the 3rd best other
+    assert h.cutoff([0.1, 0.5, 0.4, 0.8, 0.3, 0.2, 0.6, 0.7]) == 0.6
+
+
+def test_successive_halving_stops_a_trial_below_the_others_at_a_milestone(tmp_path):
+    """The milestones live in the study's storage: after a trial of another worker that
+    reached 1.0 at epoch 1 (added here), every later trial below it stops there; trial 0,
+    the first at every milestone, ran all its epochs."""
+    import optuna
+
+    from edgecnn.search import JOURNAL, STUDY_NAME
+
+    config = dict(dataset="digits", board="nano33", epochs=3, min_epochs=1,
+                  archs=("edge_cnn",))
+    first = search(SearchConfig(out=tmp_path / "s", trials=1, **config), log=lambda s: None)
+    assert first.records[0].status == "complete" and first.records[0].epochs_run == 3
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "s" / JOURNAL)))
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    assert 0 <= study.trials[0].user_attrs["val_accuracy@1"] <= 1
+    assert "val_accuracy@3" not in study.trials[0].user_attrs     # 3 = --epochs: no milestone
+    study.add_trial(optuna.trial.create_trial(values=[1.0, 1, 1],
+                                              user_attrs={"val_accuracy@1": 1.0}))
+    lines = []
+    again = search(SearchConfig(out=tmp_path / "s", trials=4, **config), log=lines.append)
+    later = [r for r in again.records if r.number >= 2]
+    assert [r.status for r in later] == ["pruned", "pruned"]
+    for r in later:
+        assert r.epochs_run == 1 and "stopped after 1 epochs" in r.reason and "1.0000" in r.reason
+        assert r.val_int8_accuracy is None and 0 <= r.val_float_accuracy < 1
+        assert not (tmp_path / "s" / "trials" / f"{r.number:04d}" / "model.tflite").exists()
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    assert [t.state for t in study.trials[2:]] == [optuna.trial.TrialState.PRUNED] * 2
+    assert again.best.number == 0
+    assert any(line.startswith("[4/4] trial 3: edge_cnn") and "stopped after" in line
+               for line in lines)
+
+
+def test_min_epochs_must_be_below_epochs(tmp_path):
+    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--epochs", "3",
+                   "--min-epochs", "3", "--out", tmp_path / "s")
+    assert_one_line_error(proc, "--min-epochs 3")
+
+
 def test_the_pareto_front_keeps_only_undominated_trials():
     from edgecnn.search import TrialRecord
 
@@ -160,7 +216,7 @@ def test_a_worker_killed_mid_trial_leaves_it_failed_and_a_rerun_goes_on(tmp_path
     out = tmp_path / "s"
     proc = _search_process(out, 50)
     for line in proc.stderr:
-        if line.startswith("trial ") and "int8" in line:
+        if "] trial " in line and "int8" in line:
             break
     time.sleep(2)                   # the next trial is under way (its training takes longer)
     proc.kill()                     # SIGKILL: no cleanup runs; its running trial is abandoned
@@ -194,6 +250,17 @@ def test_an_instruction_budget_is_measured_on_the_emulated_cortex_m4(tmp_path):
         if r.status == "rejected":
             assert "--max-instructions" in r.reason and r.train_seconds is None
     assert all(r.instructions > 10_000 for r in measured)
+    # the instructions are the study's fourth objective
+    import optuna
+
+    from edgecnn.search import JOURNAL, STUDY_NAME
+
+    study = optuna.load_study(study_name=STUDY_NAME, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "s" / JOURNAL))))
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE", "MINIMIZE", "MINIMIZE"]
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert t.values[3] == result.records[t.number].instructions
 
 
 RAY_CLUSTER = """
@@ -248,6 +315,24 @@ def test_trials_run_on_a_ray_cluster_into_the_same_study(ray_cluster, tmp_path):
     # the same study: a run in this process continues it where the cluster left it
     again = search(SearchConfig(out=out, trials=4, max_arena=3500, **FAST), log=lambda s: None)
     assert [r.number for r in again.records] == [0, 1, 2, 3]
+
+
+def test_compare_runs_its_architectures_on_the_ray_cluster(ray_cluster, tmp_path):
+    """`edgecnn compare --ray`: each architecture a trial of the same trial runner, run by
+    the cluster's workers; the page as without Ray."""
+    out = tmp_path / "cmp"
+    proc = run_cli("compare", "--dataset", "digits", "--archs", "edge_cnn,fcnn", "--epochs", "1",
+                   "--board", "nano33", "--out", out, "--ray", ray_cluster)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((out / "numbers.json").read_text())["rows"]
+    assert [r["name"] for r in rows] == ["edge_cnn", "fcnn"]
+    assert all(0 <= r["int8_accuracy"] <= 1 and r["train_seconds"] > 0 for r in rows)
+    for number, arch in enumerate(("edge_cnn", "fcnn")):
+        assert (out / "trials" / f"{number:04d}" / "model.tflite").is_file()
+        assert f"trial {number}: {arch}" in proc.stderr
+    # Ray Tune ran them: its experiment folder (one result per trial) is in the output
+    results = list((out / "ray" / "tune").glob("*/result.json"))
+    assert len(results) == 2
 
 
 def test_a_ray_address_nothing_answers_on_is_one_line(tmp_path):

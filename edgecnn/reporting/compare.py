@@ -1,13 +1,6 @@
-"""``edgecnn compare``: train, quantize and measure several architectures on one data set, then
-say which is best for accuracy, size and latency, and which is best among those that fit.
-
-Example:
-    >>> from edgecnn.reporting import compare
-    >>> c = compare("fashion_mnist", ["edge_cnn", "fcnn"], epochs=5, board="nano33",
-    ...             out="compare/")                                         # doctest: +SKIP
-    >>> c.best["fits_board"]                                                # doctest: +SKIP
-    'edge_cnn'
-"""
+"""The page of ``edgecnn compare`` (edgecnn.comparison trains and measures): which
+architecture is best for accuracy, size and latency, and which is best among those that fit;
+the table, trade-off plots, compare.csv and numbers.json."""
 from __future__ import annotations
 
 import csv
@@ -18,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArchitectureError, EdgecnnError
 from . import figures as F
 from .page import Page, Section, Table
 
@@ -62,55 +54,12 @@ def host_latency_us(tflite: bytes, sample: np.ndarray, runs: int) -> float:
     return float(np.median(times))
 
 
-def compare(dataset="fashion_mnist", archs=("edge_cnn", "edge_cnn_gap", "dscnn", "fcnn"), *,
-            epochs: int = 10, board: str = "nano33", out: str | Path = "compare",
-            train_samples: int | None = None, test_samples: int | None = None,
-            latency_runs: int = 30, force: bool = False, verbose: int = 0,
-            log=lambda s: None) -> Comparison:
-    """Train each of ``archs`` on ``dataset`` (a name or a ``Dataset``) and write the comparison."""
-    from ..analyze import analyze
-    from ..boards import load_board
-    from ..data import load_dataset
-    from ..fit import check_fit
-    from ..quantize import quantize, quantize_input
-    from ..runtimes import runtime_for
-    from ..train import TrainConfig, train
-    from ..zoo import ARCHITECTURES
-
-    archs = list(archs)
-    unknown = [a for a in archs if a not in ARCHITECTURES]
-    if unknown or not archs:
-        raise ArchitectureError(f"unknown architecture {', '.join(unknown) or '(none given)'};"
-                                f" choose from {', '.join(ARCHITECTURES)}")
-    b = load_board(board)
-    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    if train_samples or test_samples:
-        ds = ds.subset(train_samples, test_samples)
-    page = Page(f"edgecnn compare: {', '.join(archs)} on {ds.name}", out, force=force,
-                subtitle=f"{epochs} epochs max each; board {b.title}; host latency is this "
-                         "computer's TFLM reference kernels, not the board's")
+def write_comparison(page: Page, rows: list[dict], board, dataset_name: str) -> Comparison:
+    """The comparison of ``rows`` (one per architecture, COLUMNS and ``fit``) on ``board``:
+    the table with the best per goal, the trade-off plots, compare.csv and numbers.json, added
+    to ``page`` and published (discarded on any error)."""
+    b = board
     try:
-        rows = []
-        for arch in archs:
-            log(f"training {arch} ...")
-            result = train(arch, ds, TrainConfig(epochs=epochs, verbose=verbose))
-            q = quantize(result.model, ds, meta=result.meta)
-            analysis = analyze(q.tflite)
-            fit = check_fit(analysis, b, runtime_for(b).plan_memory(analysis, b))
-            inp = analysis.inputs[0]
-            if inp.scale is None or inp.zero_point is None or q.meta.int8_accuracy is None:
-                raise EdgecnnError(f"{arch} did not convert to a quantized int8 model")
-            sample = quantize_input(ds.x_test[:1], inp.scale, inp.zero_point)[0]
-            params = int(result.model.count_params())
-            rows.append({
-                "name": arch, "float_accuracy": q.meta.float_accuracy,
-                "int8_accuracy": q.meta.int8_accuracy, "params": params,
-                "macs": analysis.total_macs, "tflite_bytes": analysis.flash_bytes,
-                "arena_bytes": fit.arena.allocated_bytes,
-                "host_latency_us": host_latency_us(q.tflite, sample, latency_runs),
-                "train_seconds": result.seconds,
-                "accuracy_per_mparam": q.meta.int8_accuracy / (params / 1e6),
-                "fits": fit.fits, "fit": fit.to_dict()})
         best = _best(rows)
         front = pareto_front(rows)
         ram_for_arena = b.sram_bytes - b.runtime.ram_bytes - b.runtime.stack_heap_reserve_bytes
@@ -143,7 +92,7 @@ def compare(dataset="fashion_mnist", archs=("edge_cnn", "edge_cnn_gap", "dscnn",
         writer.writeheader()
         writer.writerows(rows)
         (page.staged / "compare.csv").write_text(buffer.getvalue())
-        numbers = {"dataset": ds.name, "board": b.name, "rows": rows, "best": best,
+        numbers = {"dataset": dataset_name, "board": b.name, "rows": rows, "best": best,
                    "pareto_front": front, "ram_for_arena_bytes": ram_for_arena}
         page.write_json("numbers.json", numbers)
         files = sorted(p.name for p in page.staged.iterdir()) + ["report.html", "report.md"]
