@@ -61,7 +61,10 @@ def runtime_code_bytes(elf: Path) -> int:
     """Text of the native runtime's own objects (kernels and dispatcher) in the build folder."""
     folder = elf.parent
     total = 0
-    for name in ("edgecnn_kernels.c.o", "edgecnn_runtime_native.cpp.o"):
+    from edgecnn.runtimes.native_kernels import kernel_sources
+
+    for name in (*(f"{k}.o" for k in kernel_sources()), "edgecnn_native_ops.c.o",
+                 "edgecnn_runtime_native.cpp.o"):
         out = subprocess.run(["arm-none-eabi-size", "-A", str(folder / name)],
                              capture_output=True, text=True, check=True).stdout
         total += sum(int(line.split()[1]) for line in out.splitlines()

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "edgecnn_config.h"
-#include "edgecnn_kernels.h"
 #include "edgecnn_native.h"
 #include "edgecnn_native_model.h"
 #include "edgecnn_runtime.h"
@@ -14,11 +13,6 @@ namespace {
 // The planned tensors and, where that layer's tensors are not, each layer's kernel scratch.
 alignas(16) int8_t arena[EDGECNN_ARENA_BYTES];
 static_assert(EDGECNN_ARENA_BYTES >= EDGECNN_NATIVE_PLAN_BYTES, "the arena holds the plan");
-
-const int8_t* at(int32_t offset) { return arena + offset; }
-void* scratch_of(const EdgecnnNativeLayer& l) {
-  return l.scratch >= 0 ? static_cast<void*>(arena + l.scratch) : nullptr;
-}
 
 EdgecnnTensor describe(int32_t offset, uint32_t bytes, const int32_t* dims, int32_t rank,
                        float scale, int32_t zero_point) {
@@ -34,57 +28,6 @@ EdgecnnTensor describe(int32_t offset, uint32_t bytes, const int32_t* dims, int3
   return t;
 }
 
-void run(const EdgecnnNativeLayer& l) {
-  int8_t* out = arena + l.output;
-  switch (l.kernel) {
-    case EDGECNN_NATIVE_CONV:
-      edgecnn_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out,
-                      scratch_of(l));
-      break;
-    case EDGECNN_NATIVE_DEPTHWISE_CONV:
-      edgecnn_depthwise_conv_s8(static_cast<const EdgecnnConvParams*>(l.params), at(l.input1), out,
-                                scratch_of(l));
-      break;
-    case EDGECNN_NATIVE_FULLY_CONNECTED:
-      edgecnn_fully_connected_s8(static_cast<const EdgecnnFullyConnectedParams*>(l.params),
-                                 at(l.input1), out, scratch_of(l));
-      break;
-    case EDGECNN_NATIVE_AVERAGE_POOL:
-      edgecnn_average_pool_s8(static_cast<const EdgecnnPoolParams*>(l.params), at(l.input1), out);
-      break;
-    case EDGECNN_NATIVE_MAX_POOL:
-      edgecnn_max_pool_s8(static_cast<const EdgecnnPoolParams*>(l.params), at(l.input1), out);
-      break;
-    case EDGECNN_NATIVE_ADD:
-      edgecnn_add_s8(static_cast<const EdgecnnAddParams*>(l.params), at(l.input1),
-                     l.constant2 ? l.constant2 : at(l.input2), out);
-      break;
-    case EDGECNN_NATIVE_SOFTMAX:
-      edgecnn_softmax_s8(static_cast<const EdgecnnSoftmaxParams*>(l.params), at(l.input1), out);
-      break;
-    case EDGECNN_NATIVE_MUL:
-      edgecnn_mul_s8(static_cast<const EdgecnnMulParams*>(l.params), at(l.input1),
-                     l.constant2 ? l.constant2 : at(l.input2), out);
-      break;
-    case EDGECNN_NATIVE_RESIZE_BILINEAR:
-      edgecnn_resize_bilinear_s8(static_cast<const EdgecnnResizeBilinearParams*>(l.params),
-                                 at(l.input1), out);
-      break;
-    case EDGECNN_NATIVE_CONCATENATION:
-      edgecnn_concatenation_s8(static_cast<const EdgecnnConcatenationParams*>(l.params), arena,
-                               out);
-      break;
-    case EDGECNN_NATIVE_RELU:
-      edgecnn_relu_s8(static_cast<const EdgecnnReluParams*>(l.params), at(l.input1), out);
-      break;
-    case EDGECNN_NATIVE_PAD:
-      edgecnn_pad_s8(static_cast<const EdgecnnPadParams*>(l.params), at(l.input1), out);
-      break;
-    case EDGECNN_NATIVE_RESHAPE:
-      break;  // the planner gave the output its input's bytes
-  }
-}
-
 }  // namespace
 
 const char* edgecnn_runtime_init(void) { return nullptr; }
@@ -93,7 +36,7 @@ int edgecnn_runtime_invoke(void) {
   for (int32_t i = 0; i < EDGECNN_NATIVE_LAYER_COUNT; ++i) {
     const EdgecnnNativeLayer& layer = edgecnn_native_layers[i];
     const uint32_t handle = edgecnn_op_begin(layer.name);
-    run(layer);
+    if (layer.invoke) layer.invoke(&layer, arena);
     edgecnn_op_end(handle);
   }
   return 0;

@@ -1,4 +1,4 @@
-"""firmware/edgecnn_kernels.c, kernel by kernel: hundreds of single-operator int8 models with
+"""firmware/kernels/, kernel by kernel: hundreds of single-operator int8 models with
 random shapes, strides, padding, dilation, depth multipliers, zero points, per-channel scales
 and activations, each run by TFLM's host interpreter and by the C kernel, byte for byte.
 
@@ -267,6 +267,13 @@ def test_the_cases_cover_every_path(cases):
     assert {"1", "2", "3"} <= multipliers
 
 
+def kernel_files(fw) -> list[str]:
+    """Every kernel file, one per family (and the shared fixed point)."""
+    files = sorted(str(f) for f in (fw / "kernels").glob("*.c"))
+    assert len(files) >= 9
+    return files
+
+
 def test_portable_kernels_equal_tflm_under_sanitizers(cases, tmp_path):
     require_tool("gcc")
     (tmp_path / "cases.c").write_text(c_test_program(cases))
@@ -275,8 +282,8 @@ def test_portable_kernels_equal_tflm_under_sanitizers(cases, tmp_path):
     fw = resource_dir("firmware")
     subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-fsanitize=address,undefined",
                     "-fno-sanitize-recover=all", "-Wall", "-Wextra", "-Werror",
-                    f"-I{fw}", str(tmp_path / "cases.c"), str(tmp_path / "main.c"),
-                    str(fw / "edgecnn_kernels.c"), "-o", str(exe)], check=True)
+                    f"-I{fw}", f"-I{fw / 'kernels'}", str(tmp_path / "cases.c"),
+                    str(tmp_path / "main.c"), *kernel_files(fw), "-o", str(exe)], check=True)
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("DONE failed=0"), proc.stdout[-2000:]
@@ -309,8 +316,8 @@ def test_dsp_kernels_equal_tflm_on_the_emulated_cortex_m4(cases, tmp_path):
     assert "__ARM_FEATURE_SIMD32 1" in probe       # the DSP variant is the one compiled
     subprocess.run(["arm-none-eabi-gcc", *cpu, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
                     "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections",
-                    f"-I{fw}", str(tmp_path / "cases.c"), str(tmp_path / "main.c"),
-                    str(fw / "edgecnn_kernels.c"), str(target / "startup.c"),
+                    f"-I{fw}", f"-I{fw / 'kernels'}", str(tmp_path / "cases.c"),
+                    str(tmp_path / "main.c"), *kernel_files(fw), str(target / "startup.c"),
                     "-T", str(target / "link.ld"), "--specs=nano.specs", "--specs=nosys.specs",
                     "-o", str(elf)], check=True)
     qemu = subprocess.Popen(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor",

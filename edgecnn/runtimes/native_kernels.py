@@ -1,0 +1,459 @@
+"""The native runtime's kernels, as the host sees them: for each builtin operator it runs, a
+lowering function registered with :func:`lowers` — the operator's quantization constants
+computed as TFLM computes them at Prepare time, its parameter struct filled by name (C99
+designated initialisers), its weights in the order the kernel reads them — and the C entry and
+kernel file that run it (``firmware/edgecnn_native_ops.c``, ``firmware/kernels/``).
+
+Adding a kernel: its C file in ``firmware/kernels/`` (with ``*_scratch_bytes()`` when it needs
+scratch), its entry in ``edgecnn_native_ops.c``, a lowering function here registered for its
+builtin(s), and its single-operator tests (``tests/test_kernels.py``).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UnsupportedModelError
+from ..tflite_model import Operator, Tensor, TfliteModel
+from .native_quant import _f32, _padding, _round_half_away, activation_range, quantize_multiplier
+
+
+@dataclass(frozen=True)
+class ConstArray:
+    name: str
+    ctype: str          # int8_t or int32_t
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: int
+    op: str             # the builtin, e.g. CONV_2D
+    params_type: str    # the C struct
+    fields: tuple[tuple[str, str], ...]     # (field, C value): its designated initialiser
+    arrays: tuple[ConstArray, ...]
+    input1: int         # arena offsets (-1: none)
+    input2: int
+    constant2: str      # name of a constant second input (ADD), "" when none
+    output: int
+    scratch: int = -1   # arena offset of the layer's kernel scratch (-1: none)
+    # set from the builtin's Kernel when the model is lowered:
+    kernel: str = ""      # the kernel family (Kernel.family): conv, depthwise_conv, ...
+    invoke: str = "NULL"  # the C entry that runs it (Kernel.invoke), NULL: nothing to run
+
+
+
+def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
+    """CONV_2D weights ([out][kh][kw][in]) in the order edgecnn_kernels.c's DSP loop reads
+    them: output channels in pairs (an odd last one alone); for each group of four inputs the
+    pair's first channel's four bytes, then its second's, each group in the order 0, 2, 1, 3
+    (SXTB16 then yields the int16 pairs (0, 1) and (2, 3)); then each channel's n % 4 last
+    bytes as they are. The same bytes, reordered: no flash is added."""
+    rows = np.asarray(weights, dtype=np.int8).reshape(weights.shape[0], -1)
+    n = rows.shape[1]
+    full = n & ~3
+    out = []
+    for first in range(0, len(rows), 2):
+        pair = rows[first:first + 2]
+        groups = pair[:, :full].reshape(len(pair), -1, 4)[:, :, [0, 2, 1, 3]]
+        out.append(groups.transpose(1, 0, 2).reshape(-1))      # group by group, channel 0 then 1
+        out.extend(r[full:] for r in pair)
+    return np.concatenate(out) if out else rows.reshape(-1)
+
+
+def _bias_arrays(arrays: list[ConstArray], prefix: str, weights: np.ndarray,
+                 bias: Tensor | None, input_offset: int, fold: bool) -> tuple[str, str]:
+    """Append the layer's bias constant to ``arrays``: the folded bias when the kernel folds
+    (then no plain bias goes to flash: the kernel never reads it), else the model's bias if it
+    has one. Returns the C names of (bias, folded_bias), "NULL" for the one not stored."""
+    if fold:
+        arrays.append(_arr(f"{prefix}_folded_bias", "int32_t", folded_bias(
+            weights, bias.values() if bias is not None else None, input_offset)))
+        return "NULL", f"{prefix}_folded_bias"
+    if bias is None:
+        return "NULL", "NULL"
+    arrays.append(_arr(f"{prefix}_bias", "int32_t", bias.values()))
+    return f"{prefix}_bias", "NULL"
+
+
+def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
+    """bias + input_offset * (the sum of each output channel's weights), as int32 with the
+    wrap-around of the C kernel's int32 arithmetic: Σ w·(x + offset) + bias computed as
+    Σ w·x + this, the same int32 (a padded tap holds the zero point, -offset, and adds 0)."""
+    w = np.asarray(weights, dtype=np.int64)
+    sums = w.reshape(w.shape[0], -1).sum(axis=1)      # [out][...] as the .tflite stores it
+    total = sums * input_offset + (np.asarray(bias, dtype=np.int64).reshape(-1)
+                                   if bias is not None else 0)
+    return ((total + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int64)
+
+
+# The fields of edgecnn_kernels.h's parameter structs, in declaration order: a layer's
+# parameters are written as C99 designated initialisers (.in_h = 5, ...), so a field renamed or
+# moved in the header fails to compile instead of being filled from its neighbour's value.
+PARAM_FIELDS: dict[str, tuple[str, ...]] = {
+    "EdgecnnConvParams": (
+        "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
+        "dilation_h", "dilation_w", "pad_h", "pad_w", "depth_multiplier", "input_offset",
+        "output_offset", "act_min", "act_max", "weights", "bias", "multiplier", "shift",
+        "folded_bias"),
+    "EdgecnnFullyConnectedParams": (
+        "batches", "in_depth", "out_depth", "input_offset", "filter_offset", "output_offset",
+        "act_min", "act_max", "weights", "bias", "multiplier", "shift", "folded_bias",
+        "per_channel"),
+    "EdgecnnPoolParams": (
+        "in_h", "in_w", "channels", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w",
+        "pad_h", "pad_w", "act_min", "act_max"),
+    "EdgecnnAddParams": (
+        "count", "input2_count", "input1_offset", "input2_offset", "output_offset",
+        "left_shift", "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max", "subtract"),
+    "EdgecnnMulParams": (
+        "count", "input2_count", "input1_offset", "input2_offset", "output_offset",
+        "output_multiplier", "output_shift", "act_min", "act_max"),
+    "EdgecnnResizeBilinearParams": (
+        "in_h", "in_w", "channels", "out_h", "out_w", "height_scale_10", "width_scale_10",
+        "half_pixel_centers"),
+    "EdgecnnConcatenationParams": ("outer", "inputs", "offsets", "copy_bytes"),
+    "EdgecnnSoftmaxParams": ("outer", "depth", "input_multiplier", "input_left_shift",
+                             "diff_min"),
+    "EdgecnnReluParams": ("count", "input_offset", "output_offset", "multiplier", "shift",
+                          "act_min", "act_max", "rescale"),
+    "EdgecnnPadParams": ("in_dims", "out_dims", "before", "value"),
+}
+
+
+def _fields(params_type: str, values) -> tuple[tuple[str, str], ...]:
+    """(field, C value) pairs of ``params_type`` for its designated initialiser."""
+    names = PARAM_FIELDS[params_type]
+    assert len(names) == len(values), params_type
+    return tuple(zip(names, map(str, values), strict=True))
+
+
+def _q(t: Tensor) -> tuple[float, int]:
+    return (t.scales[0] if t.scales else 0.0), (t.zero_points[0] if t.zero_points else 0)
+
+
+def _arr(name: str, ctype: str, values) -> ConstArray:
+    return ConstArray(name, ctype, tuple(int(v) for v in np.asarray(values).reshape(-1)))
+
+
+
+LowerFn = Callable[[TfliteModel, Operator, dict[int, int]], Layer]
+ScratchFn = Callable[[TfliteModel, Operator], int]
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A builtin operator the native runtime runs: its lowering on the host, and the C entry
+    (``edgecnn_native_<family>`` in edgecnn_native_ops.c) and kernel file that run it."""
+
+    builtin: str
+    options: str            # the builtin options type it carries ("NONE" is accepted too)
+    family: str
+    source: str | None      # its file in firmware/kernels/; None: nothing runs (RESHAPE)
+    lower: LowerFn
+    scratch: ScratchFn
+
+    @property
+    def invoke(self) -> str:
+        return f"edgecnn_native_{self.family}" if self.source else "NULL"
+
+
+KERNELS: dict[str, Kernel] = {}
+
+
+def lowers(builtin: str, options: str, family: str, source: str | None, *,
+           scratch: ScratchFn | None = None) -> Callable[[LowerFn], LowerFn]:
+    """Register the decorated function as the lowering of ``builtin``."""
+    def register(fn: LowerFn) -> LowerFn:
+        if builtin in KERNELS:
+            raise ValueError(f"{builtin} has a kernel already")
+        KERNELS[builtin] = Kernel(builtin, options, family, source, fn, scratch or _no_scratch)
+        return fn
+    return register
+
+
+def kernel_sources() -> tuple[str, ...]:
+    """The kernel files (firmware/kernels/) a native build compiles."""
+    return ("edgecnn_fixedpoint.c",) + tuple(sorted({k.source for k in KERNELS.values()
+                                                      if k.source}))
+
+
+def _site(m: TfliteModel, op: Operator, offsets: dict[int, int]):
+    """What every lowering reads first: the builtin, its options, the tensors, the first input
+    and the output with their scale and zero point, the layer's C name prefix, and the arena
+    offsets of the first input and the output."""
+    T = m.tensors
+    x, y = T[op.inputs[0]], T[op.outputs[0]]
+    in_scale, in_zp = _q(x)
+    out_scale, out_zp = _q(y)
+    return (op.opcode.name, op.options, T, x, y, in_scale, in_zp, out_scale, out_zp,
+            f"l{op.index}", offsets.get(op.inputs[0], -1), offsets[op.outputs[0]])
+
+
+def _conv_scratch(m: TfliteModel, op: Operator) -> int:
+    """edgecnn_conv_s8_scratch_bytes(): two pixels' int16 windows, each a multiple of 4
+    values."""
+    w = m.tensors[op.inputs[1]].shape
+    return 2 * 2 * ((w[1] * w[2] * w[3] + 3) & ~3)
+
+
+def _depthwise_scratch(m: TfliteModel, op: Operator) -> int:
+    """edgecnn_depthwise_conv_s8_scratch_bytes(): one int32 sum per output channel."""
+    return 4 * m.tensors[op.outputs[0]].shape[-1]
+
+
+def _no_scratch(m: TfliteModel, op: Operator) -> int:
+    return 0
+
+
+@lowers("CONV_2D", "Conv2DOptions", "conv", "edgecnn_conv_s8.c", scratch=_conv_scratch)
+@lowers("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", "depthwise_conv",
+        "edgecnn_depthwise_conv_s8.c", scratch=_depthwise_scratch)
+def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """CONV_2D and DEPTHWISE_CONV_2D: per-channel multipliers, CONV_2D's weights in the DSP
+    loop's order and its bias folded."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    w = T[op.inputs[1]]
+    b = T[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    _, in_h, in_w, in_c = x.shape
+    _, out_h, out_w, out_c = y.shape
+    k_h, k_w = w.shape[1], w.shape[2]
+    if name == "CONV_2D" and w.shape[3] != in_c:
+        raise UnsupportedModelError(f"layer {op.index}: grouped CONV_2D is not supported by "
+                                    "the native runtime")
+    sh, sw = o.get("strideH", 1), o.get("strideW", 1)
+    dh, dw = o.get("dilationHFactor", 1) or 1, o.get("dilationWFactor", 1) or 1
+    mult = out_c // in_c if name == "DEPTHWISE_CONV_2D" else 1
+    scales = w.scales if len(w.scales) > 1 else w.scales * out_c
+    ms = [quantize_multiplier(in_scale * s / out_scale) for s in scales]
+    act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+    weights = w.values()
+    arrays = [_arr(f"{prefix}_weights", "int8_t", conv_weight_layout(weights)
+                   if name == "CONV_2D" else weights),
+              _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
+              _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
+    bias, folded = _bias_arrays(arrays, prefix, weights, b, -in_zp,
+                                fold=name == "CONV_2D")
+    fields = (in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, sh, sw, dh, dw,
+              _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
+              _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
+              act[0], act[1], f"{prefix}_weights", bias, f"{prefix}_multiplier",
+              f"{prefix}_shift", folded)
+    return Layer(op.index, name, "EdgecnnConvParams",
+                 _fields("EdgecnnConvParams", fields),
+                 tuple(arrays), in1, -1, "", out)
+
+@lowers("FULLY_CONNECTED", "FullyConnectedOptions", "fully_connected",
+        "edgecnn_fully_connected_s8.c")
+def _lower_fully_connected(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """FULLY_CONNECTED: per tensor (one multiplier) or per channel; symmetric weights fold the
+    input offset into the bias."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    w = T[op.inputs[1]]
+    b = T[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    out_depth, in_depth = w.shape
+    batches = x.elements // in_depth
+    per_channel = len(w.scales) > 1      # else one multiplier and shift for all rows
+    ms = [quantize_multiplier(in_scale * s / out_scale) for s in w.scales]
+    act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+    arrays = [_arr(f"{prefix}_weights", "int8_t", w.values()),
+              _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
+              _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
+    w_zp = w.zero_points[0] if w.zero_points else 0
+    # symmetric weights (zero point 0): the kernel's folded-bias path
+    bias, folded = _bias_arrays(arrays, prefix, w.values(), b, -in_zp, fold=w_zp == 0)
+    fields = (batches, in_depth, out_depth, -in_zp, -w_zp, out_zp, act[0], act[1],
+              f"{prefix}_weights", bias, f"{prefix}_multiplier", f"{prefix}_shift", folded,
+              int(per_channel))
+    return Layer(op.index, name, "EdgecnnFullyConnectedParams",
+                 _fields("EdgecnnFullyConnectedParams", fields), tuple(arrays), in1, -1,
+                 "", out)
+
+@lowers("AVERAGE_POOL_2D", "Pool2DOptions", "average_pool", "edgecnn_pooling_s8.c")
+@lowers("MAX_POOL_2D", "Pool2DOptions", "max_pool", "edgecnn_pooling_s8.c")
+def _lower_pool(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """AVERAGE_POOL_2D and MAX_POOL_2D."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    _, in_h, in_w, ch = x.shape
+    _, out_h, out_w, _ = y.shape
+    k_h, k_w = o.get("filterHeight", 1), o.get("filterWidth", 1)
+    sh, sw = o.get("strideH", 1), o.get("strideW", 1)
+    act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+    fields = (in_h, in_w, ch, out_h, out_w, k_h, k_w, sh, sw,
+              _padding(o.get("padding", 0), sh, 1, in_h, k_h, out_h),
+              _padding(o.get("padding", 0), sw, 1, in_w, k_w, out_w), act[0], act[1])
+    return Layer(op.index, name, "EdgecnnPoolParams",
+                 _fields("EdgecnnPoolParams", fields), (),
+                 in1, -1, "", out)
+
+@lowers("ADD", "AddOptions", "add", "edgecnn_elementwise_s8.c")
+@lowers("SUB", "SubOptions", "add", "edgecnn_elementwise_s8.c")
+@lowers("MUL", "MulOptions", "mul", "edgecnn_elementwise_s8.c")
+def _lower_add_sub_mul(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """ADD, SUB (one kernel: a common scale, then the sum or the difference) and MUL, with a
+    second input of the same shape or one value."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    fields: tuple[object, ...]
+    a, b = T[op.inputs[0]], T[op.inputs[1]]
+    if a.elements == 1 and b.elements > 1 and name != "SUB":   # the same sum or product,
+        a, b = b, a                                               # the full input first
+    if a.shape != y.shape or b.elements not in (1, a.elements) or a.is_constant:
+        raise UnsupportedModelError(f"layer {op.index}: {name} of {a.shape} and {b.shape} "
+                                    "(a broadcast other than one value) is not supported "
+                                    "by the native runtime; build with --runtime tflm")
+    s1, z1 = _q(a)
+    s2, z2 = _q(b)
+    act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
+    arrays = []
+    constant2 = ""
+    in1, in2 = offsets.get(a.index, -1), offsets.get(b.index, -1)
+    if b.is_constant:
+        constant2 = f"{prefix}_input2"
+        arrays.append(_arr(constant2, "int8_t", b.values()))
+    if name == "MUL":   # mul_common.cc: one multiplier for the product of the scales
+        mo = quantize_multiplier(s1 * s2 / out_scale)
+        fields = (y.elements, b.elements, -z1, -z2, out_zp, mo[0], mo[1], act[0], act[1])
+        return Layer(op.index, name, "EdgecnnMulParams",
+                     _fields("EdgecnnMulParams", fields),
+                     tuple(arrays), in1, in2, constant2, out)
+    left_shift = 20
+    if name == "SUB":   # sub_common.cc: the same rescaling, in float arithmetic
+        f1, f2, fo = np.float32(s1), np.float32(s2), np.float32(out_scale)
+        twice = np.float32(2) * max(f1, f2)
+        m1 = quantize_multiplier(float(np.float32(f1 / twice)))
+        m2 = quantize_multiplier(float(np.float32(f2 / twice)))
+        mo = quantize_multiplier(float(np.float32(
+            twice / (np.float32(1 << left_shift) * fo))))
+    else:               # add_common.cc: in double
+        twice_max = 2 * max(_f32(s1), _f32(s2))
+        m1 = quantize_multiplier(s1 / twice_max)
+        m2 = quantize_multiplier(s2 / twice_max)
+        mo = quantize_multiplier(twice_max / ((1 << left_shift) * out_scale))
+    fields = (y.elements, b.elements, -z1, -z2, out_zp, left_shift, m1[0], m1[1], m2[0],
+              m2[1], mo[0], mo[1], act[0], act[1], int(name == "SUB"))
+    return Layer(op.index, name, "EdgecnnAddParams",
+                 _fields("EdgecnnAddParams", fields),
+                 tuple(arrays), in1, in2, constant2, out)
+
+@lowers("RESIZE_BILINEAR", "ResizeBilinearOptions", "resize_bilinear",
+        "edgecnn_resize_concat_s8.c")
+def _lower_resize_bilinear(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """RESIZE_BILINEAR: the 10-bit fixed-point scales of ResizeBilinearInteger."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    _, in_h, in_w, ch = x.shape
+    _, out_h, out_w, _ = y.shape
+    align, half = bool(o.get("alignCorners", False)), bool(o.get("halfPixelCenters", False))
+    hs = ((1 << 10) * in_h + out_h // 2) // out_h
+    ws = ((1 << 10) * in_w + out_w // 2) // out_w
+    if align and out_h > 1:
+        hs = ((1 << 10) * (in_h - 1) + (out_h - 1) // 2) // (out_h - 1)
+    if align and out_w > 1:
+        ws = ((1 << 10) * (in_w - 1) + (out_w - 1) // 2) // (out_w - 1)
+    fields = (in_h, in_w, ch, out_h, out_w, hs, ws, int(half))
+    return Layer(op.index, name, "EdgecnnResizeBilinearParams",
+                 _fields("EdgecnnResizeBilinearParams", fields), (), in1, -1, "", out)
+
+@lowers("CONCATENATION", "ConcatenationOptions", "concatenation", "edgecnn_resize_concat_s8.c")
+def _lower_concatenation(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """CONCATENATION: each input's arena offset and the bytes it copies per outer step."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    ins = [T[i] for i in op.inputs]
+    if any(t.is_constant for t in ins):
+        raise UnsupportedModelError(f"layer {op.index}: CONCATENATION of a constant is not "
+                                    "supported by the native runtime")
+    axis = o.get("axis", 0)
+    axis = axis + len(y.shape) if axis < 0 else axis
+    outer = int(np.prod(y.shape[:axis])) if axis else 1
+    arrays = [_arr(f"{prefix}_offsets", "int32_t", [offsets[t.index] for t in ins]),
+              _arr(f"{prefix}_copy_bytes", "int32_t",
+                   [int(np.prod(t.shape[axis:])) for t in ins])]
+    fields = (outer, len(ins), f"{prefix}_offsets", f"{prefix}_copy_bytes")
+    return Layer(op.index, name, "EdgecnnConcatenationParams",
+                 _fields("EdgecnnConcatenationParams", fields), tuple(arrays), in1, -1,
+                 "", out)
+
+@lowers("SOFTMAX", "SoftmaxOptions", "softmax", "edgecnn_softmax_s8.c")
+def _lower_softmax(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """SOFTMAX: SoftmaxPrepare's input multiplier, left shift and diff_min."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    depth = x.shape[-1]
+    beta = float(o.get("beta", 1.0))
+    real = min(beta * in_scale * (1 << (31 - 5)), (1 << 31) - 1.0)
+    multiplier, left_shift = quantize_multiplier(real)
+    radius = math.floor(((1 << 5) - 1) * (1 << (31 - 5)) / (1 << left_shift))
+    fields = (x.elements // depth, depth, multiplier, left_shift, int(-1.0 * radius))
+    if out_zp != -128 or abs(out_scale - 1 / 256) > 1e-9:
+        raise UnsupportedModelError(f"layer {op.index}: SOFTMAX output must be int8 with "
+                                    "scale 1/256 and zero point -128 (TFLM's requirement)")
+    return Layer(op.index, name, "EdgecnnSoftmaxParams",
+                 _fields("EdgecnnSoftmaxParams", fields),
+                 (), in1, -1, "", out)
+
+@lowers("RESHAPE", "ReshapeOptions", "reshape", None)
+def _lower_reshape(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """RESHAPE: nothing to run, the planner gives the output its input's bytes."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    return Layer(op.index, name, "", (), (), in1, -1, "", out)
+
+@lowers("RELU", "NONE", "relu", "edgecnn_elementwise_s8.c")
+def _lower_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """RELU (the input rescaled, clamped from 0)."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    mult, shift = quantize_multiplier(_f32(float(np.float32(in_scale)
+                                                 / np.float32(out_scale))))
+    fields = (y.elements, in_zp, out_zp, mult, shift, max(-128, out_zp), 127, 1)
+    return Layer(op.index, name, "EdgecnnReluParams",
+                 _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+
+@lowers("QUANTIZE", "NONE", "relu", "edgecnn_elementwise_s8.c")
+def _lower_quantize(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """int8 QUANTIZE: a rescale, the RELU kernel without a clamp."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    fields = (y.elements, in_zp, out_zp, mult, shift, -128, 127, 1)
+    return Layer(op.index, name, "EdgecnnReluParams",
+                 _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+
+@lowers("RELU6", "NONE", "relu", "edgecnn_elementwise_s8.c")
+def _lower_relu6(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """RELU6: the input clamped to its own 0 and 6."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    six = _round_half_away(float(np.float32(6.0) / np.float32(in_scale))) + in_zp
+    fields = (y.elements, 0, 0, 0, 0, in_zp, max(-128, min(127, six)), 0)
+    return Layer(op.index, name, "EdgecnnReluParams",
+                 _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+
+@lowers("PAD", "PadOptions", "pad", "edgecnn_pad_s8.c")
+@lowers("PADV2", "PadV2Options", "pad", "edgecnn_pad_s8.c")
+def _lower_pad(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """PAD and PADV2: 4-D dims, the leading paddings and the padding value."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    pads = T[op.inputs[1]].values().reshape(-1, 2).astype(int)
+    lead = 4 - len(x.shape)
+    value = (int(T[op.inputs[2]].values().reshape(-1)[0])
+             if name == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0 else out_zp)
+
+    def dims(values) -> str:
+        return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+    fields = (dims([1] * lead + list(x.shape)), dims([1] * lead + list(y.shape)),
+              dims([0] * lead + list(pads[:, 0])), value)
+    return Layer(op.index, name, "EdgecnnPadParams",
+                 _fields("EdgecnnPadParams", fields), (), in1, -1, "", out)
+

@@ -1,0 +1,77 @@
+/* The native runtime's kernel entries: each takes one layer of the generated table and calls
+ * its kernel (firmware/kernels/) with the layer's parameters and its tensors in the arena,
+ * as TFLM's kernel registrations call CMSIS-NN. */
+#include <stddef.h>
+
+#include "edgecnn_kernels.h"
+#include "edgecnn_native.h"
+
+static const int8_t* input1(const EdgecnnNativeLayer* l, const int8_t* arena) {
+  return arena + l->input1;
+}
+
+/* the second input: a constant of the model, or a tensor in the arena */
+static const int8_t* input2(const EdgecnnNativeLayer* l, const int8_t* arena) {
+  return l->constant2 ? l->constant2 : arena + l->input2;
+}
+
+static int8_t* output(const EdgecnnNativeLayer* l, int8_t* arena) { return arena + l->output; }
+
+static void* scratch(const EdgecnnNativeLayer* l, int8_t* arena) {
+  return l->scratch >= 0 ? (void*)(arena + l->scratch) : NULL;
+}
+
+void edgecnn_native_conv(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_conv_s8((const EdgecnnConvParams*)l->params, input1(l, arena), output(l, arena),
+                  scratch(l, arena));
+}
+
+void edgecnn_native_depthwise_conv(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_depthwise_conv_s8((const EdgecnnConvParams*)l->params, input1(l, arena), output(l, arena),
+                            scratch(l, arena));
+}
+
+void edgecnn_native_fully_connected(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_fully_connected_s8((const EdgecnnFullyConnectedParams*)l->params, input1(l, arena),
+                             output(l, arena), scratch(l, arena));
+}
+
+void edgecnn_native_average_pool(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_average_pool_s8((const EdgecnnPoolParams*)l->params, input1(l, arena), output(l, arena));
+}
+
+void edgecnn_native_max_pool(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_max_pool_s8((const EdgecnnPoolParams*)l->params, input1(l, arena), output(l, arena));
+}
+
+void edgecnn_native_add(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_add_s8((const EdgecnnAddParams*)l->params, input1(l, arena), input2(l, arena),
+                 output(l, arena));
+}
+
+void edgecnn_native_mul(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_mul_s8((const EdgecnnMulParams*)l->params, input1(l, arena), input2(l, arena),
+                 output(l, arena));
+}
+
+void edgecnn_native_softmax(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_softmax_s8((const EdgecnnSoftmaxParams*)l->params, input1(l, arena), output(l, arena));
+}
+
+void edgecnn_native_resize_bilinear(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_resize_bilinear_s8((const EdgecnnResizeBilinearParams*)l->params, input1(l, arena),
+                             output(l, arena));
+}
+
+/* the inputs' offsets are in the parameters: the whole arena is passed */
+void edgecnn_native_concatenation(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_concatenation_s8((const EdgecnnConcatenationParams*)l->params, arena, output(l, arena));
+}
+
+void edgecnn_native_relu(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_relu_s8((const EdgecnnReluParams*)l->params, input1(l, arena), output(l, arena));
+}
+
+void edgecnn_native_pad(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_pad_s8((const EdgecnnPadParams*)l->params, input1(l, arena), output(l, arena));
+}
