@@ -106,6 +106,14 @@ typedef struct {
   int32_t value;                   /* the padding's int8 value */
 } EdgecnnPadParams;
 
+typedef struct {
+  int32_t count;
+  int32_t input_zero_point;
+  int32_t input_range_radius; /* |input - zero point| from here on saturates the output */
+  int32_t input_multiplier;   /* the input in Q4.27: input_scale * 2^27 as frexp splits it */
+  int32_t input_left_shift;
+} EdgecnnActivationParams; /* LOGISTIC, TANH */
+
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
  * plans the same figures: CONV_2D 4 * (k_h * k_w * in_c rounded up to a multiple of 4);
  * DEPTHWISE_CONV_2D 4 * out_c; FULLY_CONNECTED none). */
@@ -129,6 +137,8 @@ void edgecnn_concatenation_s8(const EdgecnnConcatenationParams* p, const int8_t*
                               int8_t* output);
 void edgecnn_relu_s8(const EdgecnnReluParams* p, const int8_t* input, int8_t* output);
 void edgecnn_pad_s8(const EdgecnnPadParams* p, const int8_t* input, int8_t* output);
+void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
+void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 
 /* The fixed-point primitives, exposed for the tests. */
 int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);

@@ -75,3 +75,12 @@ void edgecnn_native_relu(const EdgecnnNativeLayer* l, int8_t* arena) {
 void edgecnn_native_pad(const EdgecnnNativeLayer* l, int8_t* arena) {
   edgecnn_pad_s8((const EdgecnnPadParams*)l->params, input1(l, arena), output(l, arena));
 }
+
+void edgecnn_native_logistic(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_logistic_s8((const EdgecnnActivationParams*)l->params, input1(l, arena),
+                      output(l, arena));
+}
+
+void edgecnn_native_tanh(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_tanh_s8((const EdgecnnActivationParams*)l->params, input1(l, arena), output(l, arena));
+}

@@ -22,11 +22,15 @@ from edgecnn.runtimes.native import lower
 from edgecnn.tflite_model import _schema, read_tflite
 
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
-         "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60}
+         "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60,
+         "LOGISTIC": 40, "TANH": 40}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
-                   "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8"}
+                   "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8",
+                   "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8"}
+# every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
+EVERY_INPUT = ("LOGISTIC", "TANH")
 
 
 def _out_size(size: int, k: int, stride: int, dilation: int, same: bool) -> int:
@@ -75,6 +79,15 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
         options.fusedActivationFunction = int(rng.choice([0, 1, 3]))   # NONE, RELU, RELU6
         kind = s.BuiltinOptions.AddOptions if op == "ADD" else s.BuiltinOptions.SubOptions
         return _finish(s, tensors, buffers, op, [0, 1], options, kind), shape
+    if op in EVERY_INPUT:
+        # the scales converters write around a sigmoid or tanh, and wider ones that saturate
+        # more of the input range; the output as TFLite quantizes them (1/256 from -128, 1/128
+        # around 0)
+        in_scale = float(np.exp(rng.uniform(np.log(0.002), np.log(0.5))))
+        out_q = ([1 / 256], -128) if op == "LOGISTIC" else ([1 / 128], 0)
+        tensors = [schema_tensor(s, "input", (2, 128), INT8, 0, [in_scale], in_zp),
+                   schema_tensor(s, "output", (2, 128), INT8, 1, *out_q)]
+        return _finish(s, tensors, buffers, op, [0]), (2, 128)
     if op in ("RELU", "RELU6", "QUANTIZE"):
         out_scale = in_scale if rng.random() < 0.3 else float(rng.uniform(0.005, 0.2))
         out_zp = in_zp if out_scale == in_scale else int(rng.integers(-128, 128))
@@ -101,7 +114,7 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
-    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2", "ADD", "SUB"):
+    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2", "ADD", "SUB", *EVERY_INPUT):
         return elementwise_case(op, rng)
     s = _schema()
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
@@ -242,7 +255,8 @@ def cases():
                 continue
             model, shape = drawn
             plan = lower(read_tflite(model))
-            x = rng.integers(-128, 128, shape).astype(np.int8)
+            x = (rng.permutation(np.arange(-128, 128)).reshape(shape) if op in EVERY_INPUT
+                 else rng.integers(-128, 128, shape)).astype(np.int8)
             expected = tflm_output(model, x)
             assert len(plan.layers) == 1, op
             out.append((plan.layers[0], plan.scratch_bytes, x.reshape(-1),

@@ -80,17 +80,40 @@ def test_an_operator_without_a_kernel_is_refused_by_name(tmp_path, digits):
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input(digits.input_shape)
-    x = keras.layers.Flatten()(inputs)
-    x = keras.layers.Dense(8, activation="sigmoid")(x)
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)            # MEAN: no native kernel yet
     model = keras.Model(inputs, keras.layers.Dense(digits.num_classes,
                                                    activation="softmax")(x))
     q = quantize(model, digits.subset(train=100, test=20), out=tmp_path / "m.tflite",
                  representative_samples=20)
-    with pytest.raises(UnsupportedModelError, match="LOGISTIC.*--runtime tflm"):
+    with pytest.raises(UnsupportedModelError, match="MEAN.*--runtime tflm"):
         lower(read_tflite(q.tflite))
-    with pytest.raises(UnsupportedModelError, match="LOGISTIC"):
+    with pytest.raises(UnsupportedModelError, match="MEAN"):
         build("nano33", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
     assert not (tmp_path / "p").exists()
+
+
+def test_sigmoid_and_tanh_layers_run_bit_exact(tmp_path, digits):
+    """Keras sigmoid and tanh activations convert to LOGISTIC and TANH; the native firmware
+    computes them as TFLM does (gemmlowp's fixed point), on real and random inputs."""
+    import keras
+
+    from edgecnn.quantize import quantize
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(digits.input_shape)
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(24, activation="tanh")(x)
+    x = keras.layers.Dense(16, activation="sigmoid")(x)
+    model = keras.Model(inputs, keras.layers.Dense(digits.num_classes,
+                                                   activation="softmax")(x))
+    q = quantize(model, digits.subset(train=100, test=20), out=tmp_path / "m.tflite",
+                 representative_samples=20)
+    ops = [op.opcode.name for op in read_tflite(q.tflite).operators]
+    assert "LOGISTIC" in ops and "TANH" in ops
+    result = build("nano33", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
+    report = _bench_verify(result.project, tmp_path, samples=100)
+    assert report.verify.bitexact == report.verify.checked == 100, report.verify
 
 
 def test_quantize_multiplier_matches_tflm_by_hand():

@@ -122,6 +122,8 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
     "EdgecnnReluParams": ("count", "input_offset", "output_offset", "multiplier", "shift",
                           "act_min", "act_max", "rescale"),
     "EdgecnnPadParams": ("in_dims", "out_dims", "before", "value"),
+    "EdgecnnActivationParams": ("count", "input_zero_point", "input_range_radius",
+                                "input_multiplier", "input_left_shift"),
 }
 
 
@@ -457,3 +459,27 @@ def _lower_pad(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     return Layer(op.index, name, "EdgecnnPadParams",
                  _fields("EdgecnnPadParams", fields), (), in1, -1, "", out)
 
+
+
+@lowers("LOGISTIC", "NONE", "logistic", "edgecnn_activation_s8.c")
+@lowers("TANH", "NONE", "tanh", "edgecnn_activation_s8.c")
+def _lower_logistic_tanh(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """LOGISTIC and TANH (int8): LogisticPrepare / TanhPrepare's constants — the input scale
+    times 2^27 split by frexp into a Q0.31 multiplier and a left shift (rounded as
+    TfLiteRound rounds, half away from zero), and CalculateInputRadius(4, shift, 31)."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    if x.elements != y.elements:
+        raise UnsupportedModelError(f"layer {op.index}: {name} input and output differ in size")
+    if name == "LOGISTIC" and out_zp != -128:
+        raise UnsupportedModelError(f"layer {op.index}: LOGISTIC output zero point must be -128 "
+                                    "(TFLM's requirement)")
+    q, left_shift = math.frexp(float(in_scale) * float(1 << 27))
+    multiplier = _round_half_away(q * (1 << 31))
+    if multiplier >= 1 << 31 or left_shift < 0:
+        raise UnsupportedModelError(f"layer {op.index}: {name} input scale {in_scale!r} is "
+                                    "outside what TFLM's int8 kernel can represent")
+    radius = math.floor(1.0 * ((1 << 4) - 1) * (1 << (31 - 4)) / (1 << left_shift))
+    fields = (y.elements, in_zp, radius, multiplier, left_shift)
+    return Layer(op.index, name, "EdgecnnActivationParams",
+                 _fields("EdgecnnActivationParams", fields), (), in1, -1, "", out)

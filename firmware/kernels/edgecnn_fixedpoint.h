@@ -92,4 +92,12 @@ static inline void widen_s8(const int8_t* in, int16_t* out, int32_t n) {
   for (; i < n; ++i) out[i] = in[i];
 }
 
+/* gemmlowp's exp_on_negative_values: exp(a) for a <= 0, `a` a fixed-point value with
+ * `integer_bits` integer bits (at most 5), the result in Q0.31. */
+int32_t edgecnn_exp_on_negative_values(int32_t a, int integer_bits);
+/* gemmlowp's one_over_one_plus_x_for_x_in_0_1 and one_minus_x_over_one_plus_x_for_x_in_0_1
+ * (Q0.31 in and out). */
+int32_t edgecnn_one_over_one_plus_x_for_x_in_0_1(int32_t a);
+int32_t edgecnn_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a);
+
 #endif /* EDGECNN_FIXEDPOINT_H_ */
