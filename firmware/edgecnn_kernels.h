@@ -114,10 +114,21 @@ typedef struct {
   int32_t input_left_shift;
 } EdgecnnActivationParams; /* LOGISTIC, TANH */
 
+typedef struct {
+  int32_t in_dims[4];    /* the input's shape, padded on the left to four dimensions */
+  int32_t out_steps[4];  /* the output index step of each input dimension; 0 where reduced */
+  int32_t out_count;     /* output elements */
+  int32_t sum_offset;    /* input zero point x elements reduced into each output (wrapped) */
+  int32_t output_offset; /* output zero point */
+  int32_t multiplier;    /* input/output scale with 1/(elements reduced) folded in, as */
+  int32_t shift;         /* QuantizedMeanOrSum folds it */
+} EdgecnnMeanParams;
+
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
  * plans the same figures: CONV_2D 4 * (k_h * k_w * in_c rounded up to a multiple of 4);
  * DEPTHWISE_CONV_2D 4 * out_c; FULLY_CONNECTED none). */
 int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p);
+int32_t edgecnn_mean_s8_scratch_bytes(const EdgecnnMeanParams* p);
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                      void* scratch);
 void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
@@ -137,6 +148,8 @@ void edgecnn_concatenation_s8(const EdgecnnConcatenationParams* p, const int8_t*
                               int8_t* output);
 void edgecnn_relu_s8(const EdgecnnReluParams* p, const int8_t* input, int8_t* output);
 void edgecnn_pad_s8(const EdgecnnPadParams* p, const int8_t* input, int8_t* output);
+void edgecnn_mean_s8(const EdgecnnMeanParams* p, const int8_t* input, int8_t* output,
+                     void* scratch);
 void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 

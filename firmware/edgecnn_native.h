@@ -42,6 +42,7 @@ void edgecnn_native_resize_bilinear(const EdgecnnNativeLayer* layer, int8_t* are
 void edgecnn_native_concatenation(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_relu(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_pad(const EdgecnnNativeLayer* layer, int8_t* arena);
+void edgecnn_native_mean(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_logistic(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_tanh(const EdgecnnNativeLayer* layer, int8_t* arena);
 

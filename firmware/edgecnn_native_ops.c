@@ -84,3 +84,8 @@ void edgecnn_native_logistic(const EdgecnnNativeLayer* l, int8_t* arena) {
 void edgecnn_native_tanh(const EdgecnnNativeLayer* l, int8_t* arena) {
   edgecnn_tanh_s8((const EdgecnnActivationParams*)l->params, input1(l, arena), output(l, arena));
 }
+
+void edgecnn_native_mean(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_mean_s8((const EdgecnnMeanParams*)l->params, input1(l, arena), output(l, arena),
+                  scratch(l, arena));
+}

@@ -23,12 +23,13 @@ from edgecnn.tflite_model import _schema, read_tflite
 
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
          "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60,
-         "LOGISTIC": 40, "TANH": 40}
-WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected")
+         "LOGISTIC": 40, "TANH": 40, "MEAN": 80}
+WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
                    "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8",
-                   "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8"}
+                   "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8",
+                   "mean": "edgecnn_mean_s8"}
 # every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
 EVERY_INPUT = ("LOGISTIC", "TANH")
 
@@ -111,11 +112,43 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
     return _finish(s, tensors, buffers, op, inputs, options, options_type), shape
 
 
+def mean_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
+    """MEAN of a random 1- to 4-D int8 tensor over a random set of axes (negative ones too,
+    as converters may write them), with or without keep_dims; the output's quantization the
+    input's in a third of the cases (the global average pooling of Keras converts so), random
+    otherwise."""
+    s = _schema()
+    INT8 = s.TensorType.INT8
+    rank = int(rng.integers(1, 5))
+    shape = tuple(int(d) for d in rng.integers(1, 9, rank))
+    if rank == 4 and rng.random() < 0.4:
+        axes = [1, 2]                          # a global average pooling
+    else:
+        axes = sorted(set(int(a) for a in rng.integers(0, rank, int(rng.integers(1, rank + 1)))))
+    written = [a - rank if rng.random() < 0.3 else a for a in axes]
+    keep = bool(rng.random() < 0.5)
+    out_shape = tuple((1 if d in axes else n) for d, n in enumerate(shape) if keep or d not in axes)
+    in_scale, in_zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
+    out_scale, out_zp = ((in_scale, in_zp) if rng.random() < 0.33 else
+                         (float(rng.uniform(0.002, 0.2)), int(rng.integers(-128, 128))))
+    buffers = [s.BufferT() for _ in range(3)]
+    buffers[1].data = list(np.array(written, np.int32).view(np.uint8))
+    tensors = [schema_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
+               schema_tensor(s, "axes", (len(written),), s.TensorType.INT32, 1),
+               schema_tensor(s, "output", out_shape, INT8, 2, [out_scale], out_zp)]
+    options = s.ReducerOptionsT()
+    options.keepDims = keep
+    return _finish(s, tensors, buffers, "MEAN", [0, 1], options,
+                   s.BuiltinOptions.ReducerOptions), shape
+
+
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
     if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2", "ADD", "SUB", *EVERY_INPUT):
         return elementwise_case(op, rng)
+    if op == "MEAN":
+        return mean_case(rng)
     s = _schema()
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
     in_scale = float(rng.uniform(0.005, 0.1))

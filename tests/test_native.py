@@ -81,28 +81,31 @@ def test_an_operator_without_a_kernel_is_refused_by_name(tmp_path, digits):
     keras.utils.set_random_seed(0)
     inputs = keras.Input(digits.input_shape)
     x = keras.layers.Conv2D(4, 3)(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)            # MEAN: no native kernel yet
+    x = keras.layers.Activation("hard_swish")(x)           # HARD_SWISH: no native kernel yet
+    x = keras.layers.Flatten()(x)
     model = keras.Model(inputs, keras.layers.Dense(digits.num_classes,
                                                    activation="softmax")(x))
     q = quantize(model, digits.subset(train=100, test=20), out=tmp_path / "m.tflite",
                  representative_samples=20)
-    with pytest.raises(UnsupportedModelError, match="MEAN.*--runtime tflm"):
+    with pytest.raises(UnsupportedModelError, match="HARD_SWISH.*--runtime tflm"):
         lower(read_tflite(q.tflite))
-    with pytest.raises(UnsupportedModelError, match="MEAN"):
+    with pytest.raises(UnsupportedModelError, match="HARD_SWISH"):
         build("nano33", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
     assert not (tmp_path / "p").exists()
 
 
-def test_sigmoid_and_tanh_layers_run_bit_exact(tmp_path, digits):
-    """Keras sigmoid and tanh activations convert to LOGISTIC and TANH; the native firmware
-    computes them as TFLM does (gemmlowp's fixed point), on real and random inputs."""
+def test_global_average_pooling_sigmoid_and_tanh_run_bit_exact(tmp_path, digits):
+    """Keras' GlobalAveragePooling2D converts to MEAN, sigmoid and tanh activations to
+    LOGISTIC and TANH; the native firmware computes them as TFLM does, on real and random
+    inputs."""
     import keras
 
     from edgecnn.quantize import quantize
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input(digits.input_shape)
-    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Conv2D(12, 3, padding="same")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dense(24, activation="tanh")(x)
     x = keras.layers.Dense(16, activation="sigmoid")(x)
     model = keras.Model(inputs, keras.layers.Dense(digits.num_classes,
@@ -110,7 +113,7 @@ def test_sigmoid_and_tanh_layers_run_bit_exact(tmp_path, digits):
     q = quantize(model, digits.subset(train=100, test=20), out=tmp_path / "m.tflite",
                  representative_samples=20)
     ops = [op.opcode.name for op in read_tflite(q.tflite).operators]
-    assert "LOGISTIC" in ops and "TANH" in ops
+    assert {"MEAN", "LOGISTIC", "TANH"} <= set(ops)
     result = build("nano33", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
     report = _bench_verify(result.project, tmp_path, samples=100)
     assert report.verify.bitexact == report.verify.checked == 100, report.verify

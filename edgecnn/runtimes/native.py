@@ -166,6 +166,20 @@ def _validate(m: TfliteModel) -> None:
         if name in ("RELU", "RELU6", "QUANTIZE", "LOGISTIC", "TANH") and \
                 T[op.inputs[0]].elements != T[op.outputs[0]].elements:
             raise refuse(op, "its input and output differ in size")
+        if name == "MEAN":
+            x_shape, y_shape = T[op.inputs[0]].shape, T[op.outputs[0]].shape
+            axes = T[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+            if axes is None or not axes.is_constant or axes.dtype != "int32":
+                raise refuse(op, "its axes are not an int32 constant")
+            resolved = {int(a) + len(x_shape) if int(a) < 0 else int(a)
+                        for a in axes.values().reshape(-1)}
+            if len(x_shape) > 4 or not resolved <= set(range(len(x_shape))):
+                raise refuse(op, f"axes {sorted(resolved)} do not fit a {len(x_shape)}-D input "
+                                 "of at most 4 dimensions")
+            kept = math.prod(d for i, d in enumerate(x_shape) if i not in resolved)
+            if T[op.outputs[0]].elements != kept:
+                raise refuse(op, f"output {y_shape} is not {x_shape} reduced over "
+                                 f"{sorted(resolved)}")
         if name in ("PAD", "PADV2"):
             x_shape, y_shape = T[op.inputs[0]].shape, T[op.outputs[0]].shape
             pads = T[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else None

@@ -122,6 +122,8 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
     "EdgecnnReluParams": ("count", "input_offset", "output_offset", "multiplier", "shift",
                           "act_min", "act_max", "rescale"),
     "EdgecnnPadParams": ("in_dims", "out_dims", "before", "value"),
+    "EdgecnnMeanParams": ("in_dims", "out_steps", "out_count", "sum_offset", "output_offset",
+                          "multiplier", "shift"),
     "EdgecnnActivationParams": ("count", "input_zero_point", "input_range_radius",
                                 "input_multiplier", "input_left_shift"),
 }
@@ -483,3 +485,51 @@ def _lower_logistic_tanh(m: TfliteModel, op: Operator, offsets: dict[int, int]) 
     fields = (y.elements, in_zp, radius, multiplier, left_shift)
     return Layer(op.index, name, "EdgecnnActivationParams",
                  _fields("EdgecnnActivationParams", fields), (), in1, -1, "", out)
+
+
+def _mean_scratch(m: TfliteModel, op: Operator) -> int:
+    """edgecnn_mean_s8_scratch_bytes(): one int32 sum per output element."""
+    return 4 * m.tensors[op.outputs[0]].elements
+
+
+def mean_multiplier(in_scale: float, out_scale: float, reduced: int) -> tuple[int, int]:
+    """QuantizedMeanOrSum's rescaling of a sum of ``reduced`` elements: QuantizeMultiplier of
+    the scale ratio (in double, as PrepareMeanOrSum), then 1/reduced folded into the
+    multiplier with floor(log2 reduced) bits of headroom (at most 32, and no more than the
+    shift leaves)."""
+    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    headroom = min(reduced.bit_length() - 1, 32, 31 + shift)
+    if headroom < 0:
+        raise UnsupportedModelError(f"MEAN's scale ratio {in_scale / out_scale:.3g} is too "
+                                    "small for TFLM's int8 kernel")
+    return int((multiplier << headroom) // reduced), shift - headroom
+
+
+@lowers("MEAN", "ReducerOptions", "mean", "edgecnn_reduce_s8.c", scratch=_mean_scratch)
+def _lower_mean(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """MEAN over any constant set of axes of an input of at most 4 dimensions (keep_dims
+    or not: the output's elements come in the same order)."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    rank = len(x.shape)
+    axes_tensor = T[op.inputs[1]]
+    axes = {int(a) + rank if int(a) < 0 else int(a)
+            for a in axes_tensor.values().reshape(-1)}
+    lead = 4 - rank
+    dims = [1] * lead + list(x.shape)
+    kept = [d for d in range(rank) if d not in axes]
+    steps = [0] * 4
+    step = 1
+    for d in reversed(kept):
+        steps[lead + d] = step
+        step *= x.shape[d]
+    reduced = int(np.prod([x.shape[d] for d in axes])) if axes else 1
+    multiplier, shift = mean_multiplier(in_scale, out_scale, reduced)
+    sum_offset = (in_zp * reduced + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+    def c_array(values) -> str:
+        return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+    fields = (c_array(dims), c_array(steps), y.elements, sum_offset, out_zp, multiplier, shift)
+    return Layer(op.index, name, "EdgecnnMeanParams", _fields("EdgecnnMeanParams", fields),
+                 (), in1, -1, "", out)
