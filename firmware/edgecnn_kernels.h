@@ -115,6 +115,15 @@ typedef struct {
 } EdgecnnActivationParams; /* LOGISTIC, TANH */
 
 typedef struct {
+  int32_t count;
+  int32_t input_zero_point, output_zero_point;
+  int32_t output_multiplier;  /* int16 fixed point: (input scale / 128) / output scale */
+  int32_t output_exponent;    /* <= 0 */
+  int32_t reluish_multiplier; /* int16 fixed point: (input scale / 128) / (3 / 32768) */
+  int32_t reluish_exponent;
+} EdgecnnHardSwishParams;
+
+typedef struct {
   int32_t in_dims[4];    /* the input's shape, padded on the left to four dimensions */
   int32_t out_steps[4];  /* the output index step of each input dimension; 0 where reduced */
   int32_t out_count;     /* output elements */
@@ -152,6 +161,7 @@ void edgecnn_mean_s8(const EdgecnnMeanParams* p, const int8_t* input, int8_t* ou
                      void* scratch);
 void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
+void edgecnn_hard_swish_s8(const EdgecnnHardSwishParams* p, const int8_t* input, int8_t* output);
 
 /* The fixed-point primitives, exposed for the tests. */
 int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);

@@ -89,3 +89,8 @@ void edgecnn_native_mean(const EdgecnnNativeLayer* l, int8_t* arena) {
   edgecnn_mean_s8((const EdgecnnMeanParams*)l->params, input1(l, arena), output(l, arena),
                   scratch(l, arena));
 }
+
+void edgecnn_native_hard_swish(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_hard_swish_s8((const EdgecnnHardSwishParams*)l->params, input1(l, arena),
+                        output(l, arena));
+}

@@ -23,15 +23,15 @@ from edgecnn.tflite_model import _schema, read_tflite
 
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
          "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60,
-         "LOGISTIC": 40, "TANH": 40, "MEAN": 80}
+         "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
                    "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8",
                    "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8",
-                   "mean": "edgecnn_mean_s8"}
+                   "mean": "edgecnn_mean_s8", "hard_swish": "edgecnn_hard_swish_s8"}
 # every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
-EVERY_INPUT = ("LOGISTIC", "TANH")
+EVERY_INPUT = ("LOGISTIC", "TANH", "HARD_SWISH")
 
 
 def _out_size(size: int, k: int, stride: int, dilation: int, same: bool) -> int:
@@ -85,7 +85,9 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
         # more of the input range; the output as TFLite quantizes them (1/256 from -128, 1/128
         # around 0)
         in_scale = float(np.exp(rng.uniform(np.log(0.002), np.log(0.5))))
-        out_q = ([1 / 256], -128) if op == "LOGISTIC" else ([1 / 128], 0)
+        out_q = (([1 / 256], -128) if op == "LOGISTIC" else ([1 / 128], 0) if op == "TANH" else
+                 # HARD_SWISH: any output quantization whose multiplier shifts right
+                 ([float(in_scale * rng.uniform(0.3, 3.0))], int(rng.integers(-128, 128))))
         tensors = [schema_tensor(s, "input", (2, 128), INT8, 0, [in_scale], in_zp),
                    schema_tensor(s, "output", (2, 128), INT8, 1, *out_q)]
         return _finish(s, tensors, buffers, op, [0]), (2, 128)

@@ -124,6 +124,9 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
     "EdgecnnPadParams": ("in_dims", "out_dims", "before", "value"),
     "EdgecnnMeanParams": ("in_dims", "out_steps", "out_count", "sum_offset", "output_offset",
                           "multiplier", "shift"),
+    "EdgecnnHardSwishParams": ("count", "input_zero_point", "output_zero_point",
+                               "output_multiplier", "output_exponent", "reluish_multiplier",
+                               "reluish_exponent"),
     "EdgecnnActivationParams": ("count", "input_zero_point", "input_range_radius",
                                 "input_multiplier", "input_left_shift"),
 }
@@ -533,3 +536,33 @@ def _lower_mean(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     fields = (c_array(dims), c_array(steps), y.elements, sum_offset, out_zp, multiplier, shift)
     return Layer(op.index, name, "EdgecnnMeanParams", _fields("EdgecnnMeanParams", fields),
                  (), in1, -1, "", out)
+
+
+def _int16_multiplier(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier: a Q0.31 multiplier rounded to Q0.15."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+@lowers("HARD_SWISH", "NONE", "hard_swish", "edgecnn_activation_s8.c")
+def _lower_hard_swish(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """HARD_SWISH (int8): HardSwishPrepare's int16 multipliers — the input scale / 128 against
+    the output scale and against 3 / 32768, each divided in float32 as TFLM divides them."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    if x.elements != y.elements:
+        raise UnsupportedModelError(f"layer {op.index}: HARD_SWISH input and output differ in "
+                                    "size")
+    hires = np.float32(1.0 / 128.0) * np.float32(in_scale)
+    out_m, out_e = quantize_multiplier(float(np.float32(hires / np.float32(out_scale))))
+    if out_e > 0:
+        raise UnsupportedModelError(f"layer {op.index}: HARD_SWISH output scale {out_scale!r} "
+                                    "is below what TFLM's int8 kernel accepts (its "
+                                    "multiplier must not shift left)")
+    relu_m, relu_e = quantize_multiplier(float(np.float32(
+        hires / np.float32(np.float32(3.0) / np.float32(32768.0)))))
+    fields = (y.elements, in_zp, out_zp, _int16_multiplier(out_m), out_e,
+              _int16_multiplier(relu_m), relu_e)
+    return Layer(op.index, name, "EdgecnnHardSwishParams",
+                 _fields("EdgecnnHardSwishParams", fields), (), in1, -1, "", out)

@@ -1,6 +1,7 @@
 /* LOGISTIC and TANH (reference_integer_ops::Logistic and Tanh for int8): the input, less its
  * zero point, saturates outside the radius; inside it is rescaled to a Q4.27 value and run
- * through gemmlowp's fixed-point logistic or tanh. */
+ * through gemmlowp's fixed-point logistic or tanh. HARD_SWISH (reference_ops::HardSwish for
+ * int8): int16 fixed point throughout, as the reference computes it. */
 #include <stddef.h>
 
 #include "edgecnn_fixedpoint.h"
@@ -57,5 +58,52 @@ void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8
       /* Q0.31 to the output's 1/128 steps around 0 */
       output[i] = (int8_t)clamp32(RDBPOT(tanh_q4(in_q4), 31 - 7), -128, 127);
     }
+  }
+}
+
+/* --- HARD_SWISH: the reference's int16 arithmetic, C's integer promotions as C++'s -------- */
+
+/* gemmlowp SaturatingRoundingDoublingHighMul for int16 (division truncating toward zero). */
+static int16_t srdhm16(int16_t a, int16_t b) {
+  if (a == b && a == -32768) return 32767;
+  const int32_t ab = (int32_t)a * (int32_t)b;
+  const int32_t nudge = ab >= 0 ? (1 << 14) : (1 - (1 << 14));
+  return (int16_t)((ab + nudge) / (1 << 15));
+}
+
+/* The reference's SaturatingDoublingHighMul: the same without rounding. */
+static int16_t sdhm16(int16_t a, int16_t b) {
+  if (a == b && a == -32768) return 32767;
+  return (int16_t)(((int32_t)a * (int32_t)b) / (1 << 15));
+}
+
+static int16_t saturating_left_shift16(int16_t value, int amount) {
+  const int64_t r = (int64_t)value * ((int64_t)1 << amount);
+  return (int16_t)(r > 32767 ? 32767 : r < -32768 ? -32768 : r);
+}
+
+/* gemmlowp RoundingDivideByPOT on int16 values. */
+static int16_t rounding_divide_by_pot16(int16_t x, int exponent) {
+  const int16_t mask = (int16_t)(((int64_t)1 << exponent) - 1);
+  const int16_t remainder = (int16_t)(x & mask);
+  const int16_t threshold = (int16_t)((mask >> 1) + (x < 0 ? 1 : 0));
+  return (int16_t)((x >> exponent) + (remainder > threshold ? 1 : 0));
+}
+
+void edgecnn_hard_swish_s8(const EdgecnnHardSwishParams* p, const int8_t* input, int8_t* output) {
+  const EdgecnnHardSwishParams q = *p;
+  for (int32_t i = 0; i < q.count; ++i) {
+    const int16_t value = (int16_t)(input[i] - q.input_zero_point);
+    const int16_t hires = (int16_t)(value * (1 << 7));
+    const int16_t preshift_output = srdhm16(hires, (int16_t)q.output_multiplier);
+    int16_t reluish = hires;
+    if (q.reluish_exponent > 0) reluish = saturating_left_shift16(reluish, q.reluish_exponent - 1);
+    reluish = srdhm16(reluish, (int16_t)q.reluish_multiplier);
+    if (q.reluish_exponent > 0) reluish = saturating_left_shift16(reluish, 1);
+    if (q.reluish_exponent < 0) reluish = rounding_divide_by_pot16(reluish, -q.reluish_exponent);
+    reluish = (int16_t)((reluish + (1 << 15)) >> 1); /* [-1, 1] to [0, 1] */
+    int16_t out = rounding_divide_by_pot16(sdhm16(reluish, preshift_output), -q.output_exponent);
+    out = (int16_t)(out + q.output_zero_point);
+    output[i] = (int8_t)(out > 127 ? 127 : out < -128 ? -128 : out);
   }
 }
