@@ -57,6 +57,23 @@ def operator_bound(model: Path) -> int:
     return bound
 
 
+def model_constant_bytes(elf: Path) -> int:
+    """The model's own read-only data in the ELF: the generated arrays (weights, biases,
+    multipliers, shifts, offsets: symbols l<N>_...), the layer parameter structs and the layer
+    table; not the self-check vectors or the C library's tables, which rodata also holds."""
+    import re
+
+    out = subprocess.run(["arm-none-eabi-nm", "-S", "-t", "d", str(elf)], capture_output=True,
+                         text=True, check=True).stdout
+    total = 0
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "rR" and (
+                re.match(r"l\d+_", parts[3]) or parts[3] == "edgecnn_native_layers"):
+            total += int(parts[1])
+    return total
+
+
 def runtime_code_bytes(elf: Path) -> int:
     """Text of the native runtime's own objects (kernels and dispatcher) in the build folder."""
     folder = elf.parent
@@ -80,6 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     models = [Path(m) for m in args.models] or sorted(Path(args.models_dir).glob("*.tflite"))
     rows = []
+    consts: dict[str, int] = {}
     per_op: list = []
     bounds = {model.stem: operator_bound(model) for model in models}
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,6 +112,7 @@ def main() -> None:
             elf = build_elf(native.project)
             mem = elf_memory(elf)
             code = runtime_code_bytes(elf)
+            consts[model.stem] = model_constant_bytes(elf)
             instructions = report.latency.cycles.p50 if report.latency.cycles else 0.0
             if os.environ.get("EDGECNN_TFLM_LIBRARY"):
                 tflm = build("mps2-an386", model, Path(tmp) / f"tflmemu_{model.stem}",
@@ -122,7 +141,7 @@ def main() -> None:
           f" {'model consts':>12} {'flatbuffer':>10}")
     for name, _, native, _, mem, code, *_ in rows:
         print(f"{name:<24} {mem.text:>7,} {mem.rodata:>8,} {mem.data:>5,} {mem.bss:>7,} "
-              f"{code:>12,} {mem.rodata:>12,} {native.manifest.model.bytes:>10,}")
+              f"{code:>12,} {consts[name]:>12,} {native.manifest.model.bytes:>10,}")
     print(f"\n{'model':<24} {'native instr':>13} {'TFLM+CMSIS-NN':>13} {'ratio':>6} "
           f"{'target':>6} {'bit-exact':>9} {'bench wall':>10}")
     for name, _, _, report, _, _, instructions, wall in rows:
