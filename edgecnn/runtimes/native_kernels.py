@@ -47,21 +47,18 @@ class Layer:
 
 
 def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
-    """CONV_2D weights ([out][kh][kw][in]) in the order edgecnn_kernels.c's DSP loop reads
-    them: output channels in pairs (an odd last one alone); for each group of four inputs the
-    pair's first channel's four bytes, then its second's, each group in the order 0, 2, 1, 3
-    (SXTB16 then yields the int16 pairs (0, 1) and (2, 3)); then each channel's n % 4 last
-    bytes as they are. The same bytes, reordered: no flash is added."""
+    """CONV_2D weights ([out][kh][kw][in]) in the order edgecnn_conv_s8.c's loop reads them:
+    each channel's n weights padded with zeros to a multiple of four, output channels in pairs
+    (an odd last one with a channel of zeros); for each group of four inputs the pair's first
+    channel's four bytes, then its second's, each group in the order 0, 2, 1, 3 (SXTB16 then
+    yields the int16 pairs (0, 1) and (2, 3)). The padding adds at most 3 bytes per channel and
+    one channel: the zeros make the kernel's loop uniform (no tail, no lone channel)."""
     rows = np.asarray(weights, dtype=np.int8).reshape(weights.shape[0], -1)
-    n = rows.shape[1]
-    full = n & ~3
-    out = []
-    for first in range(0, len(rows), 2):
-        pair = rows[first:first + 2]
-        groups = pair[:, :full].reshape(len(pair), -1, 4)[:, :, [0, 2, 1, 3]]
-        out.append(groups.transpose(1, 0, 2).reshape(-1))      # group by group, channel 0 then 1
-        out.extend(r[full:] for r in pair)
-    return np.concatenate(out) if out else rows.reshape(-1)
+    out, n = rows.shape
+    padded = np.zeros((out + out % 2, -(-n // 4) * 4), dtype=np.int8)
+    padded[:out, :n] = rows
+    groups = padded.reshape(len(padded) // 2, 2, -1, 4)[:, :, :, [0, 2, 1, 3]]
+    return groups.transpose(0, 2, 1, 3).reshape(-1)      # pair, group, channel, byte
 
 
 def _bias_arrays(arrays: list[ConstArray], prefix: str, weights: np.ndarray,

@@ -74,24 +74,6 @@ static inline int16x2_t sxtb16_ror8(uint32_t x) {
 }
 #endif
 
-/* n int8 values as int16, in order (the SIMD variant four at a time: SXTB16 splits bytes 0, 2
- * and 1, 3; PKHBT/PKHTB put them back in order). */
-static inline void widen_s8(const int8_t* in, int16_t* out, int32_t n) {
-  int32_t i = 0;
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-  for (; i + 4 <= n; i += 4) {
-    uint32_t v;
-    memcpy(&v, in + i, 4);
-    const uint32_t even = (uint32_t)__sxtb16(v), odd = (uint32_t)sxtb16_ror8(v);
-    const uint32_t lo = (even & 0xFFFFu) | (odd << 16);     /* values 0, 1 */
-    const uint32_t hi = (even >> 16) | (odd & 0xFFFF0000u); /* values 2, 3 */
-    memcpy(out + i, &lo, 4);
-    memcpy(out + i + 2, &hi, 4);
-  }
-#endif
-  for (; i < n; ++i) out[i] = in[i];
-}
-
 /* gemmlowp's exp_on_negative_values: exp(a) for a <= 0, `a` a fixed-point value with
  * `integer_bits` integer bits (at most 5), the result in Q0.31. */
 int32_t edgecnn_exp_on_negative_values(int32_t a, int integer_bits);
