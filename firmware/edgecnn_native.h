@@ -12,6 +12,14 @@
 extern "C" {
 #endif
 
+// The model's constant arrays start on a word: the DSP kernels read weight blocks with LDRD,
+// which faults on an unaligned address on Cortex-M.
+#if defined(__GNUC__)
+#define EDGECNN_WORD_ALIGNED __attribute__((aligned(4)))
+#else
+#define EDGECNN_WORD_ALIGNED
+#endif
+
 typedef struct EdgecnnNativeLayer EdgecnnNativeLayer;
 
 // Runs one layer on the arena (the layer says where its tensors and scratch are).

@@ -229,7 +229,8 @@ def tflm_output(model: bytes, x: np.ndarray) -> np.ndarray:
 
 def _c_array(ctype: str, name: str, values) -> str:
     body = ",".join(str(int(v)) for v in values) or "0"
-    return f"static const {ctype} {name}[] = {{{body}}};\n"
+    # word-aligned as the generated model's arrays are (the DSP kernels' LDRD needs it)
+    return f"static const {ctype} {name}[] __attribute__((aligned(4))) = {{{body}}};\n"
 
 
 def c_test_program(cases) -> str:

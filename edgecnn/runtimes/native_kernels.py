@@ -61,6 +61,23 @@ def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
     return groups.transpose(0, 2, 1, 3).reshape(-1)      # pair, group, channel, byte
 
 
+def fully_connected_weight_layout(weights: np.ndarray) -> np.ndarray:
+    """FULLY_CONNECTED weights ([out][in]) in the order edgecnn_fully_connected_s8.c's folded
+    path reads them: rows in blocks of four, each block group by group (four inputs of row 0,
+    of row 1, of row 2, of row 3), then the block's n % 4 last inputs row by row; the rows past
+    the last block as they are. The same bytes, reordered."""
+    rows = np.asarray(weights, dtype=np.int8).reshape(weights.shape[0], -1)
+    out, n = rows.shape
+    full, blocks = n & ~3, out // 4
+    parts = []
+    for b in range(blocks):
+        block = rows[4 * b:4 * b + 4]
+        parts.append(block[:, :full].reshape(4, -1, 4).transpose(1, 0, 2).reshape(-1))
+        parts.append(block[:, full:].reshape(-1))
+    parts.append(rows[4 * blocks:].reshape(-1))
+    return np.concatenate(parts)
+
+
 def _bias_arrays(arrays: list[ConstArray], prefix: str, weights: np.ndarray,
                  bias: Tensor | None, input_offset: int, fold: bool) -> tuple[str, str]:
     """Append the layer's bias constant to ``arrays``: the folded bias when the kernel folds
@@ -266,11 +283,12 @@ def _lower_fully_connected(m: TfliteModel, op: Operator, offsets: dict[int, int]
     per_channel = len(w.scales) > 1      # else one multiplier and shift for all rows
     ms = [quantize_multiplier(in_scale * s / out_scale) for s in w.scales]
     act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
-    arrays = [_arr(f"{prefix}_weights", "int8_t", w.values()),
+    w_zp = w.zero_points[0] if w.zero_points else 0
+    # symmetric weights (zero point 0): the kernel's folded-bias path, rows in its order
+    weights = fully_connected_weight_layout(w.values()) if w_zp == 0 else w.values()
+    arrays = [_arr(f"{prefix}_weights", "int8_t", weights),
               _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
               _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
-    w_zp = w.zero_points[0] if w.zero_points else 0
-    # symmetric weights (zero point 0): the kernel's folded-bias path
     bias, folded = _bias_arrays(arrays, prefix, w.values(), b, -in_zp, fold=w_zp == 0)
     fields = (batches, in_depth, out_depth, -in_zp, -w_zp, out_zp, act[0], act[1],
               f"{prefix}_weights", bias, f"{prefix}_multiplier", f"{prefix}_shift", folded,

@@ -5,40 +5,72 @@
 #include "edgecnn_fixedpoint.h"
 #include "edgecnn_kernels.h"
 
-/* Four sums at once: the input x against the weight rows w0..w3 (acc[k] += x.wk), bytes
- * split by SXTB16 alike for input and weights. */
-static void dot_1x4(const int8_t* x, const int8_t* w0, int32_t n, int32_t acc[4]) {
-  const int8_t *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+/* The folded path's weights (edgecnn/runtimes/native_kernels.py, fully_connected_weight_layout):
+ * rows in blocks of four, each block group by group (four inputs of row 0, of row 1, of row 2,
+ * of row 3: one pointer reads a group of all four), then its n % 4 last inputs row by row; the
+ * rows past the last block as they are. */
+
+/* acc[k] += x . row k of the block at `w`, over n inputs. */
+static void dot_block4(const int8_t* x, const int8_t* w, int32_t n, int32_t acc[4]) {
   int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
-  int32_t i = 0;
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-  for (; i + 4 <= n; i += 4) {
-    uint32_t vx, v0, v1, v2, v3;
-    memcpy(&vx, x + i, 4);
-    memcpy(&v0, w0 + i, 4);
-    memcpy(&v1, w1 + i, 4);
-    memcpy(&v2, w2 + i, 4);
-    memcpy(&v3, w3 + i, 4);
-    const int16x2_t x02 = __sxtb16(vx), x13 = sxtb16_ror8(vx);
-    s0 = __smlad(x02, __sxtb16(v0), __smlad(x13, sxtb16_ror8(v0), s0));
-    s1 = __smlad(x02, __sxtb16(v1), __smlad(x13, sxtb16_ror8(v1), s1));
-    s2 = __smlad(x02, __sxtb16(v2), __smlad(x13, sxtb16_ror8(v2), s2));
-    s3 = __smlad(x02, __sxtb16(v3), __smlad(x13, sxtb16_ror8(v3), s3));
+  const int32_t groups = n >> 2, tail = n & 3;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+  if (groups > 0) {
+    /* 16 products in 23 instructions: the input split once for the four rows */
+    const int8_t* const end = x + 4 * groups;
+    uint32_t xv, x02, v0, v1, t;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[xv], [%[x]], #4\n\t"
+        "ldrd %[v0], %[v1], [%[w]], #8\n\t"
+        "sxtb16 %[x02], %[xv]\n\t"
+        "sxtb16 %[xv], %[xv], ror #8\n\t"
+        "sxtb16 %[t], %[v0]\n\t"
+        "smlad %[s0], %[x02], %[t], %[s0]\n\t"
+        "sxtb16 %[v0], %[v0], ror #8\n\t"
+        "smlad %[s0], %[xv], %[v0], %[s0]\n\t"
+        "sxtb16 %[t], %[v1]\n\t"
+        "smlad %[s1], %[x02], %[t], %[s1]\n\t"
+        "sxtb16 %[v1], %[v1], ror #8\n\t"
+        "smlad %[s1], %[xv], %[v1], %[s1]\n\t"
+        "ldrd %[v0], %[v1], [%[w]], #8\n\t"
+        "sxtb16 %[t], %[v0]\n\t"
+        "smlad %[s2], %[x02], %[t], %[s2]\n\t"
+        "sxtb16 %[v0], %[v0], ror #8\n\t"
+        "smlad %[s2], %[xv], %[v0], %[s2]\n\t"
+        "sxtb16 %[t], %[v1]\n\t"
+        "smlad %[s3], %[x02], %[t], %[s3]\n\t"
+        "sxtb16 %[v1], %[v1], ror #8\n\t"
+        "smlad %[s3], %[xv], %[v1], %[s3]\n\t"
+        "cmp %[x], %[end]\n\t"
+        "bne 1b\n\t"
+        : [x] "+r"(x), [w] "+r"(w), [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3),
+          [xv] "=&r"(xv), [x02] "=&r"(x02), [v0] "=&r"(v0), [v1] "=&r"(v1), [t] "=&r"(t)
+        : [end] "r"(end)
+        : "cc", "memory");
+  }
+#else
+  for (int32_t g = 0; g < groups; ++g, x += 4, w += 16) {
+    s0 += x[0] * w[0] + x[1] * w[1] + x[2] * w[2] + x[3] * w[3];
+    s1 += x[0] * w[4] + x[1] * w[5] + x[2] * w[6] + x[3] * w[7];
+    s2 += x[0] * w[8] + x[1] * w[9] + x[2] * w[10] + x[3] * w[11];
+    s3 += x[0] * w[12] + x[1] * w[13] + x[2] * w[14] + x[3] * w[15];
   }
 #endif
-  for (; i < n; ++i) {
-    s0 += x[i] * w0[i];
-    s1 += x[i] * w1[i];
-    s2 += x[i] * w2[i];
-    s3 += x[i] * w3[i];
+  for (int32_t i = 0; i < tail; ++i) {
+    s0 += x[i] * w[i];
+    s1 += x[i] * w[tail + i];
+    s2 += x[i] * w[2 * tail + i];
+    s3 += x[i] * w[3 * tail + i];
   }
   acc[0] = s0, acc[1] = s1, acc[2] = s2, acc[3] = s3;
 }
 
 /* reference_integer_ops::FullyConnected (per tensor) and FullyConnectedPerChannel. With
  * symmetric weights (filter_offset 0, as int8 models have) Σ w·(x + offset) + bias is
- * Σ w·x + folded_bias, four output channels per pass over the input; otherwise the
- * reference's arithmetic as written. */
+ * Σ w·x + folded_bias, four output channels per pass over the input (a block of the
+ * reordered weights starts at row oc, oc * n bytes in); otherwise the reference's arithmetic
+ * as written, over the weights as the model stores them. */
 void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8_t* input,
                                 int8_t* output, void* scratch) {
   /* a local copy: stores through int8_t pointers may alias *p, not q */
@@ -52,7 +84,7 @@ void edgecnn_fully_connected_s8(const EdgecnnFullyConnectedParams* p, const int8
     if (q.filter_offset == 0) {
       for (; oc + 4 <= q.out_depth; oc += 4) {
         int32_t acc[4] = {0, 0, 0, 0};
-        dot_1x4(in, q.weights + (size_t)oc * n, n, acc);
+        dot_block4(in, q.weights + (size_t)oc * n, n, acc);
         for (int32_t k = 0; k < 4; ++k) {
           const int32_t r = q.per_channel ? oc + k : 0;
           out[oc + k] = requantize(acc[k], q.folded_bias, oc + k, q.multiplier[r], q.shift[r],
