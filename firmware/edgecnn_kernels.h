@@ -32,6 +32,11 @@ typedef struct {
   /* CONV_2D only: bias + input_offset * (sum of the channel's weights), made on the host; the
    * kernel adds it to the sum of raw int8 products (DEPTHWISE_CONV_2D: NULL) */
   const int32_t* folded_bias;
+  /* DEPTHWISE_CONV_2D only: 1 when the kernel is 3x3 with one output channel per input channel
+   * and the channels come in fours: the weights are then stored per four channels, the nine
+   * taps' four bytes each (36 bytes), and folded_bias holds bias + input_offset * (the sum of
+   * the channel's nine weights) for the output pixels whose taps all lie inside the input */
+  int32_t quad_taps;
 } EdgecnnConvParams;
 
 typedef struct {

@@ -179,6 +179,13 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
         in_c = int(rng.integers(1, 13))
         if op == "DEPTHWISE_CONV_2D":
             multiplier = int(rng.choice([1, 1, 1, 2, 3]))
+            if rng.random() < 0.35:          # the 3x3 kernel's shape: four channels at a time
+                k_h = k_w = 3
+                multiplier, in_c = 1, int(rng.choice([4, 8, 12]))
+                out_h = _out_size(in_h, k_h, stride_h, dil_h, same)
+                out_w = _out_size(in_w, k_w, stride_w, dil_w, same)
+                if out_h < 1 or out_w < 1:
+                    return None
             out_c = in_c * multiplier
             w_shape, axis, taps = (1, k_h, k_w, out_c), 3, k_h * k_w
         else:
@@ -314,6 +321,12 @@ def test_the_cases_cover_every_path(cases):
     assert sum(1 for f in fields if (f["pad_h"], f["pad_w"]) != ("0", "0")) >= 10
     multipliers = {dict(layer.fields)["depth_multiplier"] for layer, *_ in cases
                    if layer.kernel == "depthwise_conv"}
+    # the 3x3 kernel, with pixels inside and on the border, strided and dilated
+    quads = [dict(layer.fields) for layer, *_ in cases
+             if layer.kernel == "depthwise_conv" and dict(layer.fields)["quad_taps"] == "1"]
+    assert len(quads) >= 50
+    assert any(f["pad_h"] != "0" for f in quads) and any(f["stride_h"] != "1" for f in quads)
+    assert any(f["dilation_w"] != "1" for f in quads)
     assert {"1", "2", "3"} <= multipliers
 
 

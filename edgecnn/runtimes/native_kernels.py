@@ -61,6 +61,14 @@ def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
     return groups.transpose(0, 2, 1, 3).reshape(-1)      # pair, group, channel, byte
 
 
+def depthwise_quad_layout(weights: np.ndarray) -> np.ndarray:
+    """DEPTHWISE_CONV_2D 3x3 weights ([1][3][3][channels], channels a multiple of four) in the
+    order edgecnn_depthwise_conv_s8.c's 3x3 kernel reads them: per four channels, the nine
+    taps' four bytes each. The same bytes, reordered."""
+    taps = np.asarray(weights, dtype=np.int8).reshape(9, -1, 4)     # tap, quad, channel
+    return taps.transpose(1, 0, 2).reshape(-1)
+
+
 def fully_connected_weight_layout(weights: np.ndarray) -> np.ndarray:
     """FULLY_CONNECTED weights ([out][in]) in the order edgecnn_fully_connected_s8.c's folded
     path reads them: rows in blocks of four, each block group by group (four inputs of row 0,
@@ -112,7 +120,7 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
         "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
         "dilation_h", "dilation_w", "pad_h", "pad_w", "depth_multiplier", "input_offset",
         "output_offset", "act_min", "act_max", "weights", "bias", "multiplier", "shift",
-        "folded_bias"),
+        "folded_bias", "quad_taps"),
     "EdgecnnFullyConnectedParams": (
         "batches", "in_depth", "out_depth", "input_offset", "filter_offset", "output_offset",
         "act_min", "act_max", "weights", "bias", "multiplier", "shift", "folded_bias",
@@ -254,17 +262,26 @@ def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
     ms = [quantize_multiplier(in_scale * s / out_scale) for s in scales]
     act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
     weights = w.values()
-    arrays = [_arr(f"{prefix}_weights", "int8_t", conv_weight_layout(weights)
-                   if name == "CONV_2D" else weights),
+    # depthwise 3x3, one output per input channel, channels in fours: edgecnn's 3x3 kernel
+    quads = name == "DEPTHWISE_CONV_2D" and mult == 1 and k_h == k_w == 3 and in_c % 4 == 0
+    stored = (conv_weight_layout(weights) if name == "CONV_2D" else
+              depthwise_quad_layout(weights) if quads else weights)
+    arrays = [_arr(f"{prefix}_weights", "int8_t", stored),
               _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
               _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
-    bias, folded = _bias_arrays(arrays, prefix, weights, b, -in_zp,
-                                fold=name == "CONV_2D")
+    if quads:       # the plain bias for the border, the folded one inside
+        bias, _ = _bias_arrays(arrays, prefix, weights, b, -in_zp, fold=False)
+        arrays.append(_arr(f"{prefix}_folded_bias", "int32_t", folded_bias(
+            weights.reshape(-1, out_c).T, b.values() if b is not None else None, -in_zp)))
+        folded = f"{prefix}_folded_bias"
+    else:
+        bias, folded = _bias_arrays(arrays, prefix, weights, b, -in_zp,
+                                    fold=name == "CONV_2D")
     fields = (in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, sh, sw, dh, dw,
               _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
               _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
               act[0], act[1], f"{prefix}_weights", bias, f"{prefix}_multiplier",
-              f"{prefix}_shift", folded)
+              f"{prefix}_shift", folded, int(quads))
     return Layer(op.index, name, "EdgecnnConvParams",
                  _fields("EdgecnnConvParams", fields),
                  tuple(arrays), in1, -1, "", out)
