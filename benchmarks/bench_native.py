@@ -75,18 +75,23 @@ def model_constant_bytes(elf: Path) -> int:
 
 
 def runtime_code_bytes(elf: Path) -> int:
-    """Text of the native runtime's own objects (kernels and dispatcher) in the build folder."""
-    folder = elf.parent
-    total = 0
+    """Text the native runtime's own code (kernels, entries, dispatcher) takes in the linked
+    firmware: the functions its objects define, as the linker kept them (--gc-sections drops
+    the kernels a model does not use)."""
     from edgecnn.runtimes.native_kernels import kernel_sources
 
+    folder = elf.parent
+    names: set[str] = set()
     for name in (*(f"{k}.o" for k in kernel_sources()), "edgecnn_native_ops.c.o",
                  "edgecnn_runtime_native.cpp.o"):
-        out = subprocess.run(["arm-none-eabi-size", "-A", str(folder / name)],
-                             capture_output=True, text=True, check=True).stdout
-        total += sum(int(line.split()[1]) for line in out.splitlines()
-                     if line.startswith(".text"))
-    return total
+        out = subprocess.run(["arm-none-eabi-nm", str(folder / name)], capture_output=True,
+                             text=True, check=True).stdout
+        names |= {line.split()[-1] for line in out.splitlines()
+                  if len(line.split()) >= 2 and line.split()[-2] in "tT"}
+    out = subprocess.run(["arm-none-eabi-nm", "-S", "-t", "d", str(elf)], capture_output=True,
+                         text=True, check=True).stdout
+    return sum(int(parts[1]) for parts in (line.split() for line in out.splitlines())
+               if len(parts) == 4 and parts[2] in "tT" and parts[3] in names)
 
 
 def main() -> None:
@@ -158,8 +163,8 @@ def main() -> None:
             ratio = f"{a.us / b.us:.2f}" if b.us else "–"
             print(f"{a.op:>3} {a.tag[:20]:<20} {a.us * 1000:>11,} {b.us * 1000:>11,} {ratio:>6}")
     print(f"\nTFLM + CMSIS-NN code, -O2: {TFLM_CODE_BYTES[0]:,}-{TFLM_CODE_BYTES[1]:,} B; "
-          "native runtime code is the 'runtime code' column (kernels + dispatcher); the model's "
-          "constants are in rodata (weights, biases, multipliers, shifts, layer table).")
+          "native runtime code is the 'runtime code' column (kernels, entries and dispatcher as "
+          "linked); 'model consts' the generated arrays, parameters and layer table.")
 
 
 if __name__ == "__main__":
