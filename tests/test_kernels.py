@@ -22,12 +22,12 @@ from edgecnn.runtimes.native import lower
 from edgecnn.tflite_model import _schema, read_tflite
 
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
-         "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60,
+         "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60, "MUL": 60,
          "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
-                   "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8",
+                   "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8", "mul": "edgecnn_mul_s8",
                    "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8",
                    "mean": "edgecnn_mean_s8", "hard_swish": "edgecnn_hard_swish_s8"}
 # every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
@@ -67,7 +67,7 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
     shape = tuple(int(d) for d in rng.integers(1, 7, rank))
     in_scale, in_zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
     buffers = [s.BufferT() for _ in range(4)]
-    if op in ("ADD", "SUB"):     # the second input a constant: the full shape or one value
+    if op in ("ADD", "SUB", "MUL"):   # the second input a constant: the full shape or one value
         other = shape if rng.random() < 0.6 else (1,)
         buffers[1].data = list(rng.integers(-128, 128, int(np.prod(other))).astype(np.int8)
                                .view(np.uint8))
@@ -76,9 +76,9 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
                            int(rng.integers(-128, 128))),
                    schema_tensor(s, "output", shape, INT8, 2, [float(rng.uniform(0.01, 0.4))],
                            int(rng.integers(-128, 128)))]
-        options = s.AddOptionsT() if op == "ADD" else s.SubOptionsT()
+        options = {"ADD": s.AddOptionsT, "SUB": s.SubOptionsT, "MUL": s.MulOptionsT}[op]()
         options.fusedActivationFunction = int(rng.choice([0, 1, 3]))   # NONE, RELU, RELU6
-        kind = s.BuiltinOptions.AddOptions if op == "ADD" else s.BuiltinOptions.SubOptions
+        kind = getattr(s.BuiltinOptions, f"{op.title()}Options")
         return _finish(s, tensors, buffers, op, [0, 1], options, kind), shape
     if op in EVERY_INPUT:
         # the scales converters write around a sigmoid or tanh, and wider ones that saturate
@@ -147,7 +147,7 @@ def mean_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
-    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2", "ADD", "SUB", *EVERY_INPUT):
+    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2", "ADD", "SUB", "MUL", *EVERY_INPUT):
         return elementwise_case(op, rng)
     if op == "MEAN":
         return mean_case(rng)
