@@ -151,18 +151,22 @@ void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* ou
       const int32_t two = oc + 1 < q.out_c;
       int32_t acc[4] = {0, 0, 0, 0};
       conv_pair(window, w, groups, acc);
-      out_a[oc] = requantize(acc[0], q.folded_bias, oc, q.multiplier[oc], q.shift[oc],
-                             q.output_offset, q.act_min, q.act_max);
-      if (two) {
-        out_a[oc + 1] = requantize(acc[1], q.folded_bias, oc + 1, q.multiplier[oc + 1],
-                                   q.shift[oc + 1], q.output_offset, q.act_min, q.act_max);
-      }
+      /* the channel's constants read before any store: an int8_t store may alias them */
+      const int32_t bias0 = q.folded_bias[oc], mult0 = q.multiplier[oc], shift0 = q.shift[oc];
+      const int32_t bias1 = two ? q.folded_bias[oc + 1] : 0;
+      const int32_t mult1 = two ? q.multiplier[oc + 1] : 0, shift1 = two ? q.shift[oc + 1] : 0;
+      out_a[oc] =
+          requantize_value(acc[0] + bias0, mult0, shift0, q.output_offset, q.act_min, q.act_max);
       if (pair) {
-        out_b[oc] = requantize(acc[2], q.folded_bias, oc, q.multiplier[oc], q.shift[oc],
-                               q.output_offset, q.act_min, q.act_max);
-        if (two) {
-          out_b[oc + 1] = requantize(acc[3], q.folded_bias, oc + 1, q.multiplier[oc + 1],
-                                     q.shift[oc + 1], q.output_offset, q.act_min, q.act_max);
+        out_b[oc] =
+            requantize_value(acc[2] + bias0, mult0, shift0, q.output_offset, q.act_min, q.act_max);
+      }
+      if (two) {
+        out_a[oc + 1] =
+            requantize_value(acc[1] + bias1, mult1, shift1, q.output_offset, q.act_min, q.act_max);
+        if (pair) {
+          out_b[oc + 1] = requantize_value(acc[3] + bias1, mult1, shift1, q.output_offset,
+                                           q.act_min, q.act_max);
         }
       }
     }
