@@ -236,6 +236,9 @@ class TrialRecord:
     instructions: int | None = None    # emulated Cortex-M4, native runtime (when asked)
     train_seconds: float | None = None
     epochs_run: int | None = None
+    # how far over the board or the budgets it is (the largest relative excess; 0: it fits),
+    # what the sampler's constraints read
+    violation: float = 0.0
 
 
 @dataclass
@@ -315,6 +318,19 @@ class _Costs:
             return (f"{instructions:,} emulated instructions an inference > --max-instructions "
                     f"{limit:,}")
         return ""
+
+
+def violation(fit, model_bytes: int, config: SearchConfig, instructions: int | None = None
+              ) -> float:
+    """The largest relative excess of a candidate over the board and the budgets (0 when it
+    fits): what Optuna's constrained TPE learns the feasible region from."""
+    excess = [(r.used - r.available) / max(1, r.available) for r in fit.rows]
+    for value, limit in ((model_bytes, config.max_model), (_flash(fit), config.max_flash),
+                         (fit.arena.allocated_bytes, config.max_arena),
+                         (instructions, config.max_instructions)):
+        if value is not None and limit is not None:
+            excess.append((value - limit) / limit)
+    return max(0.0, *excess)
 
 
 def _flash(fit) -> int:
@@ -419,17 +435,20 @@ def evaluate(number: int, arch: str, params: dict, training: dict, config: Searc
         untrained = build_model(arch, dataset.input_shape, dataset.num_classes, **params)
         tflite, analysis, fit = costs.measure(untrained)
     except EdgecnnError as exc:
-        record.reason = str(exc)
+        record.reason, record.violation = str(exc), 1.0
         return record
     _record_costs(record, tflite, analysis, fit)
     record.reason = costs.verdict(fit, len(tflite))
+    record.violation = violation(fit, len(tflite), config)
     if not record.reason and config.max_instructions is not None:
         try:
             record.instructions = costs.instructions(tflite)
         except EdgecnnError as exc:
             record.reason = f"not measurable on the emulated Cortex-M4: {exc}"
+            record.violation = 1.0
         else:
             record.reason = costs.verdict(fit, len(tflite), record.instructions)
+            record.violation = violation(fit, len(tflite), config, record.instructions)
     if record.reason and config.reject_unfit:
         return record
     start = time.perf_counter()
@@ -461,28 +480,35 @@ def evaluate(number: int, arch: str, params: dict, training: dict, config: Searc
 
 
 def objectives(record: TrialRecord, config: SearchConfig) -> tuple[float, ...]:
-    """The study's objectives of a trained trial, in ``config.objectives``' order."""
+    """The study's objectives of a trial, in ``config.objectives``' order (a candidate
+    rejected before training: accuracy 0 and its measured costs)."""
     return tuple(float(getattr(record, o.field) or 0) for o in config.objectives)
+
 
 
 def run_trial(trial, space: SearchSpace, config: SearchConfig, dataset, costs: _Costs,
               out: Path) -> tuple[float, ...]:
     """Optuna's objective in this process: draw, evaluate, keep the record on the trial;
-    a candidate rejected before training or stopped by successive halving is a pruned
-    trial."""
+    a candidate stopped by successive halving is a pruned trial, one rejected before
+    training a finished trial whose constraints say by how much it is over."""
     import optuna
 
     trial.set_user_attr("worker", _worker())
     arch, params, training = sample(space, trial)
     record = evaluate(trial.number, arch, params, training, config, dataset, costs, out)
     _keep(trial, record)
-    if record.status in ("rejected", "pruned"):
+    if record.status == "pruned":
         raise optuna.TrialPruned(record.reason)
+    # a candidate rejected before training is a finished trial that violates the constraints:
+    # the sampler learns where the board's and the budgets' feasible region lies
     return objectives(record, config)
 
 
 def _keep(trial, record: TrialRecord) -> None:
+    """The record on the Optuna trial, and its violation as the trial's constraint (<= 0:
+    feasible), which Optuna's samplers read."""
     trial.set_user_attr("record", json.dumps(asdict(record), default=list))
+    trial.set_constraint("violation", record.violation)
 
 
 def _records(study) -> list[TrialRecord]:

@@ -30,6 +30,7 @@ from .search import (
     TrialLog,
     TrialRecord,
     _Costs,
+    _keep,
     _worker,
     evaluate,
     objectives,
@@ -111,9 +112,10 @@ def _searcher_class():
 
     class EdgecnnOptunaSearch(OptunaSearch):
         """Ray Tune's OptunaSearch on edgecnn's study: each trial's record kept on the
-        Optuna trial (as the in-process search keeps it), a rejected candidate told as
-        pruned, a line on the console per finished trial. The study's storage is the
-        checkpoint: a rerun continues from it, not from Tune's searcher state."""
+        Optuna trial (as the in-process search keeps it: a rejected candidate finished with
+        its violation as the constraint, one stopped by successive halving pruned), a line
+        on the console per finished trial. The study's storage is the checkpoint: a rerun
+        continues from it, not from Tune's searcher state."""
 
         def __init__(self, *args, trial_log: TrialLog, **kwargs):
             super().__init__(*args, **kwargs)
@@ -138,9 +140,9 @@ def _searcher_class():
                         "the trial raised in its Ray worker (Ray's error.txt in --out/ray "
                         "says why)"))
                 return
-            ot_trial.set_user_attr("record", raw)
             record = TrialRecord(**json.loads(raw))
-            if record.status in ("rejected", "pruned"):
+            _keep(ot_trial, record)
+            if record.status == "pruned":
                 import optuna
 
                 study: Any = self._ot_study
@@ -197,7 +199,7 @@ def _trainable(config: dict, *, space: SearchSpace, search: SearchConfig, datase
     number = int(config["number"])
     record = evaluate(number, arch, params, training, search, dataset,
                       _Costs(search, dataset), Path(out))
-    values = (objectives(record, search) if record.status == "complete"
+    values = (objectives(record, search) if record.status != "pruned"
               else (0.0,) * len(search.objectives))
     tune.report({**{o.field: v for o, v in zip(search.objectives, values, strict=True)},
                  "record": json.dumps(asdict(record), default=list)})

@@ -64,6 +64,22 @@ def test_candidates_over_the_budget_are_rejected_before_training(tmp_path):
     assert all(r.arena_bytes <= 3500 for r in trained)
     assert result.best.arena_bytes <= 3500
     assert any("rejected before training" in line for line in lines)
+    # the sampler learns the feasible region: a rejected candidate is a finished trial whose
+    # constraint is its relative excess over the budget, a trained one's is 0
+    import optuna
+
+    from edgecnn.search import JOURNAL, STUDY_NAME
+
+    study = optuna.load_study(study_name=STUDY_NAME, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "s" / JOURNAL))))
+    for r in result.records:
+        t = study.trials[r.number]
+        assert t.state == optuna.trial.TrialState.COMPLETE
+        if r.status == "rejected":
+            assert t.constraints["violation"] == pytest.approx((r.arena_bytes - 3500) / 3500)
+            assert t.values[0] == 0.0
+        else:
+            assert t.constraints["violation"] == 0.0
 
 
 def test_a_budget_no_candidate_meets_is_one_line_before_training(tmp_path):
