@@ -286,6 +286,7 @@ def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
                  _fields("EdgecnnConvParams", fields),
                  tuple(arrays), in1, -1, "", out)
 
+
 @lowers("FULLY_CONNECTED", "FullyConnectedOptions", "fully_connected",
         "edgecnn_fully_connected_s8.c")
 def _lower_fully_connected(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
@@ -314,6 +315,7 @@ def _lower_fully_connected(m: TfliteModel, op: Operator, offsets: dict[int, int]
                  _fields("EdgecnnFullyConnectedParams", fields), tuple(arrays), in1, -1,
                  "", out)
 
+
 @lowers("AVERAGE_POOL_2D", "Pool2DOptions", "average_pool", "edgecnn_pooling_s8.c")
 @lowers("MAX_POOL_2D", "Pool2DOptions", "max_pool", "edgecnn_pooling_s8.c")
 def _lower_pool(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
@@ -331,6 +333,7 @@ def _lower_pool(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     return Layer(op.index, name, "EdgecnnPoolParams",
                  _fields("EdgecnnPoolParams", fields), (),
                  in1, -1, "", out)
+
 
 @lowers("ADD", "AddOptions", "add", "edgecnn_elementwise_s8.c")
 @lowers("SUB", "SubOptions", "add", "edgecnn_elementwise_s8.c")
@@ -382,6 +385,7 @@ def _lower_add_sub_mul(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
                  _fields("EdgecnnAddParams", fields),
                  tuple(arrays), in1, in2, constant2, out)
 
+
 @lowers("RESIZE_BILINEAR", "ResizeBilinearOptions", "resize_bilinear",
         "edgecnn_resize_concat_s8.c")
 def _lower_resize_bilinear(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
@@ -400,6 +404,7 @@ def _lower_resize_bilinear(m: TfliteModel, op: Operator, offsets: dict[int, int]
     fields = (in_h, in_w, ch, out_h, out_w, hs, ws, int(half))
     return Layer(op.index, name, "EdgecnnResizeBilinearParams",
                  _fields("EdgecnnResizeBilinearParams", fields), (), in1, -1, "", out)
+
 
 @lowers("CONCATENATION", "ConcatenationOptions", "concatenation", "edgecnn_resize_concat_s8.c")
 def _lower_concatenation(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
@@ -421,6 +426,7 @@ def _lower_concatenation(m: TfliteModel, op: Operator, offsets: dict[int, int]) 
                  _fields("EdgecnnConcatenationParams", fields), tuple(arrays), in1, -1,
                  "", out)
 
+
 @lowers("SOFTMAX", "SoftmaxOptions", "softmax", "edgecnn_softmax_s8.c")
 def _lower_softmax(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     """SOFTMAX: SoftmaxPrepare's input multiplier, left shift and diff_min."""
@@ -439,12 +445,14 @@ def _lower_softmax(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Lay
                  _fields("EdgecnnSoftmaxParams", fields),
                  (), in1, -1, "", out)
 
+
 @lowers("RESHAPE", "ReshapeOptions", "reshape", None)
 def _lower_reshape(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     """RESHAPE: nothing to run, the planner gives the output its input's bytes."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
     return Layer(op.index, name, "", (), (), in1, -1, "", out)
+
 
 @lowers("RELU", "NONE", "relu", "edgecnn_elementwise_s8.c")
 def _lower_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
@@ -457,6 +465,7 @@ def _lower_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     return Layer(op.index, name, "EdgecnnReluParams",
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
 
+
 @lowers("QUANTIZE", "NONE", "relu", "edgecnn_elementwise_s8.c")
 def _lower_quantize(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     """int8 QUANTIZE: a rescale, the RELU kernel without a clamp."""
@@ -467,6 +476,7 @@ def _lower_quantize(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> La
     return Layer(op.index, name, "EdgecnnReluParams",
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
 
+
 @lowers("RELU6", "NONE", "relu", "edgecnn_elementwise_s8.c")
 def _lower_relu6(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     """RELU6: the input clamped to its own 0 and 6."""
@@ -476,6 +486,7 @@ def _lower_relu6(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer
     fields = (y.elements, 0, 0, 0, 0, in_zp, max(-128, min(127, six)), 0)
     return Layer(op.index, name, "EdgecnnReluParams",
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+
 
 @lowers("PAD", "PadOptions", "pad", "edgecnn_pad_s8.c")
 @lowers("PADV2", "PadV2Options", "pad", "edgecnn_pad_s8.c")

@@ -26,7 +26,11 @@ static int32_t tanh_q4(int32_t a) {
   return a < 0 ? -t : t;
 }
 
-void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output) {
+/* The reference's loop of both: saturation outside the radius, else the Q4.27 input through
+ * gemmlowp's function and its Q0.31 result to the output's steps (LOGISTIC: 1/256 from -128;
+ * TANH: 1/128 around 0). */
+static void saturating_activation(const EdgecnnActivationParams* p, const int8_t* input,
+                                  int8_t* output, int logistic) {
   const EdgecnnActivationParams q = *p;
   for (int32_t i = 0; i < q.count; ++i) {
     const int32_t x = (int32_t)input[i] - q.input_zero_point;
@@ -37,28 +41,19 @@ void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, 
     } else {
       const int32_t in_q4 =
           edgecnn_multiply_by_quantized_multiplier(x, q.input_multiplier, q.input_left_shift);
-      /* Q0.31 to the output's 1/256 steps from -128 */
-      const int32_t y = RDBPOT(logistic_q4(in_q4), 31 - 8) - 128;
+      const int32_t y =
+          logistic ? RDBPOT(logistic_q4(in_q4), 31 - 8) - 128 : RDBPOT(tanh_q4(in_q4), 31 - 7);
       output[i] = (int8_t)clamp32(y, -128, 127);
     }
   }
 }
 
+void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output) {
+  saturating_activation(p, input, output, 1);
+}
+
 void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output) {
-  const EdgecnnActivationParams q = *p;
-  for (int32_t i = 0; i < q.count; ++i) {
-    const int32_t x = (int32_t)input[i] - q.input_zero_point;
-    if (x <= -q.input_range_radius) {
-      output[i] = -128;
-    } else if (x >= q.input_range_radius) {
-      output[i] = 127;
-    } else {
-      const int32_t in_q4 =
-          edgecnn_multiply_by_quantized_multiplier(x, q.input_multiplier, q.input_left_shift);
-      /* Q0.31 to the output's 1/128 steps around 0 */
-      output[i] = (int8_t)clamp32(RDBPOT(tanh_q4(in_q4), 31 - 7), -128, 127);
-    }
-  }
+  saturating_activation(p, input, output, 0);
 }
 
 /* --- HARD_SWISH: the reference's int16 arithmetic, C's integer promotions as C++'s -------- */

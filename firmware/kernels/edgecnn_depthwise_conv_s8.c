@@ -36,6 +36,29 @@
   } while (0)
 #endif
 
+/* Four channels of one tap with the input offset added: a_k += w_k * (in_k + offset) (the
+ * SIMD variant: inputs + offset and weights as int16 pairs (0, 2) and (1, 3), each channel its
+ * own product with SMLABB/SMLATT, not a pair's sum). */
+static inline void tap4_offset(const int8_t* in, const int8_t* w, int32_t input_offset,
+                               int32_t acc[4]) {
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+  uint32_t vin, vw;
+  memcpy(&vin, in, 4);
+  memcpy(&vw, w, 4);
+  const int16x2_t off =
+      (int16x2_t)(((uint32_t)(uint16_t)input_offset << 16) | (uint16_t)input_offset);
+  const int16x2_t in02 = __sadd16(__sxtb16(vin), off);
+  const int16x2_t in13 = __sadd16(sxtb16_ror8(vin), off);
+  const int16x2_t w02 = __sxtb16(vw), w13 = sxtb16_ror8(vw);
+  acc[0] = __smlabb(in02, w02, acc[0]);
+  acc[2] = __smlatt(in02, w02, acc[2]);
+  acc[1] = __smlabb(in13, w13, acc[1]);
+  acc[3] = __smlatt(in13, w13, acc[3]);
+#else
+  for (int k = 0; k < 4; ++k) acc[k] += w[k] * (in[k] + input_offset);
+#endif
+}
+
 static void store_quad(const EdgecnnConvParams* q, const int32_t* bias, int32_t c, int32_t a0,
                        int32_t a1, int32_t a2, int32_t a3, int8_t* out) {
   out[c] = requantize(a0, bias, c, q->multiplier[c], q->shift[c], q->output_offset, q->act_min,
@@ -52,10 +75,6 @@ static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input,
   const EdgecnnConvParams q = *p;
   const int32_t in_c = q.in_c;
   const size_t col = (size_t)q.dilation_w * in_c, row = (size_t)q.dilation_h * q.in_w * in_c;
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-  const int16x2_t off =
-      (int16x2_t)(((uint32_t)(uint16_t)q.input_offset << 16) | (uint16_t)q.input_offset);
-#endif
   for (int32_t oy = 0; oy < q.out_h; ++oy) {
     const int32_t in_y0 = oy * q.stride_h - q.pad_h;
     const int y_inside = in_y0 >= 0 && in_y0 + 2 * q.dilation_h < q.in_h;
@@ -89,32 +108,15 @@ static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input,
       /* where the window's corner would be: it may lie outside the input, the taps used do not */
       const ptrdiff_t corner = ((ptrdiff_t)in_y0 * q.in_w + in_x0) * in_c;
       for (int32_t c = 0; c < in_c; c += 4, w += 36) {
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int32_t acc[4] = {0, 0, 0, 0};
         for (int32_t ky = ky0; ky < ky1; ++ky) {
           for (int32_t kx = kx0; kx < kx1; ++kx) {
             const int8_t* in = input + (corner + (ptrdiff_t)ky * (ptrdiff_t)row +
                                         (ptrdiff_t)kx * (ptrdiff_t)col + c);
-            const int8_t* wt = w + 4 * (3 * ky + kx);
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-            uint32_t vin, vw;
-            memcpy(&vin, in, 4);
-            memcpy(&vw, wt, 4);
-            const int16x2_t in02 = __sadd16(__sxtb16(vin), off);
-            const int16x2_t in13 = __sadd16(sxtb16_ror8(vin), off);
-            const int16x2_t w02 = __sxtb16(vw), w13 = sxtb16_ror8(vw);
-            a0 = __smlabb(in02, w02, a0);
-            a2 = __smlatt(in02, w02, a2);
-            a1 = __smlabb(in13, w13, a1);
-            a3 = __smlatt(in13, w13, a3);
-#else
-            a0 += wt[0] * (in[0] + q.input_offset);
-            a1 += wt[1] * (in[1] + q.input_offset);
-            a2 += wt[2] * (in[2] + q.input_offset);
-            a3 += wt[3] * (in[3] + q.input_offset);
-#endif
+            tap4_offset(in, w + 4 * (3 * ky + kx), q.input_offset, acc);
           }
         }
-        store_quad(&q, q.bias, c, a0, a1, a2, a3, out);
+        store_quad(&q, q.bias, c, acc[0], acc[1], acc[2], acc[3], out);
       }
     }
   }
@@ -149,7 +151,7 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
         while (kx1 > kx0 && in_x0 + q.dilation_w * (kx1 - 1) >= q.in_w) --kx1;
         const size_t tap_x = (size_t)q.dilation_w * q.in_c;
         for (; c + 4 <= q.out_c; c += 4) {
-          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          int32_t acc4[4] = {0, 0, 0, 0};
           for (int32_t ky = ky0; ky < ky1; ++ky) {
             const int8_t* in = input +
                                ((size_t)(in_y0 + q.dilation_h * ky) * q.in_w +
@@ -158,37 +160,10 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
                                c;
             const int8_t* w = q.weights + ((size_t)ky * q.k_w + kx0) * q.out_c + c;
             for (int32_t kx = kx0; kx < kx1; ++kx, in += tap_x, w += q.out_c) {
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-              /* four channels: inputs + offset and weights as int16 pairs (0, 2) and (1, 3),
-               * each channel its own product (SMLABB/SMLATT), not a pair's sum */
-              uint32_t vin, vw;
-              memcpy(&vin, in, 4);
-              memcpy(&vw, w, 4);
-              const int16x2_t off = (int16x2_t)(((uint32_t)(uint16_t)q.input_offset << 16) |
-                                                (uint16_t)q.input_offset);
-              const int16x2_t in02 = __sadd16(__sxtb16(vin), off);
-              const int16x2_t in13 = __sadd16(sxtb16_ror8(vin), off);
-              const int16x2_t w02 = __sxtb16(vw), w13 = sxtb16_ror8(vw);
-              a0 = __smlabb(in02, w02, a0);
-              a2 = __smlatt(in02, w02, a2);
-              a1 = __smlabb(in13, w13, a1);
-              a3 = __smlatt(in13, w13, a3);
-#else
-              a0 += w[0] * (in[0] + q.input_offset);
-              a1 += w[1] * (in[1] + q.input_offset);
-              a2 += w[2] * (in[2] + q.input_offset);
-              a3 += w[3] * (in[3] + q.input_offset);
-#endif
+              tap4_offset(in, w, q.input_offset, acc4);
             }
           }
-          out[c] = requantize(a0, q.bias, c, q.multiplier[c], q.shift[c], q.output_offset,
-                              q.act_min, q.act_max);
-          out[c + 1] = requantize(a1, q.bias, c + 1, q.multiplier[c + 1], q.shift[c + 1],
-                                  q.output_offset, q.act_min, q.act_max);
-          out[c + 2] = requantize(a2, q.bias, c + 2, q.multiplier[c + 2], q.shift[c + 2],
-                                  q.output_offset, q.act_min, q.act_max);
-          out[c + 3] = requantize(a3, q.bias, c + 3, q.multiplier[c + 3], q.shift[c + 3],
-                                  q.output_offset, q.act_min, q.act_max);
+          store_quad(&q, q.bias, c, acc4[0], acc4[1], acc4[2], acc4[3], out);
         }
       }
       if (c == q.out_c) continue;
