@@ -32,10 +32,11 @@ def test_mlperf_models_on_the_emulator(name, tmp_path):
     assert report.verify.checked == report.verify.bitexact == 100
     assert report.selfcheck.all_bitexact and report.verdict.outputs_match
     # instruction counts: deterministic under -icount (1 ns per instruction); runs differ only
-    # through data-dependent branches (the arena's input bytes are reused by later layers):
-    # within 0.1 % on the reference models, 0.6 % on a stand-in with untrained weights
+    # through data-dependent branches (the arena's input bytes are reused by later layers; an
+    # output clamped low skips the high clamp): within 0.1 % on the reference models, 1.1 % on
+    # a stand-in with untrained weights, whose outputs saturate far more often
     cycles = report.latency.cycles
-    assert cycles is not None and cycles.min > 10_000 and cycles.max - cycles.min <= 1e-2 * cycles.min
+    assert cycles is not None and cycles.min > 10_000 and cycles.max - cycles.min <= 2e-2 * cycles.min
     assert abs(report.latency.us.p50 - cycles.p50 / 1000) <= 1
     # memory: from the ELF that ran, beside the arena the firmware reports
     mem = report.memory
