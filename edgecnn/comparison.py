@@ -77,7 +77,8 @@ def compare(dataset="fashion_mnist", archs: Sequence[str] = ("edge_cnn", "edge_c
         study = open_study(config, page.staged)
         for arch in archs:
             study.enqueue_trial({"arch": arch})
-        run_trials(study, space, config, ds, _Costs(config, ds), page.staged, len(archs),
+        costs = _Costs(config, ds)
+        run_trials(study, space, config, ds, costs, page.staged, len(archs),
                    TrialLog(log, len(archs)), engine)
         records = {r.arch: r for r in _records(study)}
         rows = []
@@ -89,11 +90,11 @@ def compare(dataset="fashion_mnist", archs: Sequence[str] = ("edge_cnn", "edge_c
             folder = page.staged / "trials" / f"{record.number:04d}"
             tflite = (folder / "model.tflite").read_bytes()
             analysis = analyze(tflite)
-            fit = check_fit(analysis, b, _Costs(config, ds).runtime.plan_memory(analysis, b))
+            fit = check_fit(analysis, b, costs.runtime.plan_memory(analysis, b))
             inp = analysis.inputs[0]
             if inp.scale is None or inp.zero_point is None:
                 raise EdgecnnError(f"{arch} did not convert to a quantized int8 model")
-            float_accuracy, int8_accuracy, params = _test_accuracies(folder, tflite, ds, inp)
+            float_accuracy, int8_accuracy, params = _test_accuracies(folder, tflite, ds)
             sample = quantize_input(ds.x_test[:1], inp.scale, inp.zero_point)[0]
             rows.append({
                 "name": arch, "float_accuracy": float_accuracy, "int8_accuracy": int8_accuracy,
@@ -109,11 +110,11 @@ def compare(dataset="fashion_mnist", archs: Sequence[str] = ("edge_cnn", "edge_c
     return write_comparison(page, rows, b, ds.name)
 
 
-def _test_accuracies(folder: Path, tflite: bytes, ds, inp) -> tuple[float, float, int]:
+def _test_accuracies(folder: Path, tflite: bytes, ds) -> tuple[float, float, int]:
     """(float accuracy, int8 accuracy with the TFLM kernels, parameters) of a trial's model on
     the test split."""
     from .console import import_tensorflow
-    from .quantize import run_int8
+    from .quantize import int8_predictions
 
     import_tensorflow()
     import keras
@@ -121,6 +122,5 @@ def _test_accuracies(folder: Path, tflite: bytes, ds, inp) -> tuple[float, float
     model = keras.models.load_model(folder / "model.keras", compile=False)
     probabilities = model.predict(ds.x_test, batch_size=256, verbose=0)
     float_accuracy = float((probabilities.argmax(-1) == ds.y_test).mean())
-    predicted = run_int8(tflite, ds.x_test, inp.scale, inp.zero_point)
-    int8_accuracy = float((predicted.reshape(len(ds.x_test), -1).argmax(-1) == ds.y_test).mean())
+    int8_accuracy = float((int8_predictions(tflite, ds.x_test) == ds.y_test).mean())
     return float_accuracy, int8_accuracy, int(model.count_params())

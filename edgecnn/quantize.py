@@ -111,8 +111,7 @@ def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = 
                                                                   len(dataset.x_test))
     x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]
     float_pred = np.argmax(model.predict(x_test, batch_size=256, verbose=0), axis=-1)
-    int8_out = run_int8(tflite, x_test, inp.scales[0], inp.zero_points[0])
-    int8_pred = np.argmax(int8_out.reshape(n, -1), axis=-1)
+    int8_pred = int8_predictions(tflite, x_test)
     meta.float_accuracy = float(np.mean(float_pred == y_test))
     meta.int8_accuracy = float(np.mean(int8_pred == y_test))
     meta.int8_agreement = float(np.mean(float_pred == int8_pred))
@@ -127,6 +126,14 @@ def quantize(model, dataset: Dataset | None = None, *, out: str | Path | None = 
         meta.save(out.with_suffix(".json"))
         result.path = out
     return result
+
+
+def int8_predictions(tflite: bytes, x_float: np.ndarray) -> np.ndarray:
+    """The int8 model's predicted class for each float input (quantized with the model's input
+    parameters, run with TFLM's host kernels)."""
+    inp = read_tflite(tflite).input_tensor()
+    out = run_int8(tflite, x_float, inp.scales[0], inp.zero_points[0])
+    return np.argmax(out.reshape(len(x_float), -1), axis=-1)
 
 
 PARALLEL_FROM = 2000   # samples: below this, starting worker processes costs more than it saves

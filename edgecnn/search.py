@@ -786,8 +786,7 @@ def write_outputs(study, out: Path, dataset, config: SearchConfig) -> SearchResu
     that meets this run's budgets (best.keras, best.tflite, best.json) with its int8 accuracy
     on the test split."""
     from .fsutil import atomic_write_text
-    from .quantize import run_int8
-    from .tflite_model import read_tflite
+    from .quantize import int8_predictions
 
     records = _records(study)
     files: dict[str, str] = {}
@@ -815,11 +814,8 @@ def write_outputs(study, out: Path, dataset, config: SearchConfig) -> SearchResu
         if (folder / "model.tflite").is_file():
             for suffix in (".tflite", ".keras"):
                 shutil.copyfile(folder / f"model{suffix}", out / f"best{suffix}")
-            data = (out / "best.tflite").read_bytes()
-            inp = read_tflite(data).input_tensor()
-            predicted = run_int8(data, dataset.x_test, inp.scales[0], inp.zero_points[0])
-            test_accuracy = float((predicted.reshape(len(dataset.x_test), -1).argmax(-1)
-                                   == dataset.y_test).mean())
+            predicted = int8_predictions((out / "best.tflite").read_bytes(), dataset.x_test)
+            test_accuracy = float((predicted == dataset.y_test).mean())
             _write_meta(folder / "model.json", out / "best.json", best, test_accuracy,
                         len(dataset.x_test))
             files["best"] = str(out / "best.tflite")
