@@ -34,9 +34,14 @@ typedef struct {
   const int32_t* folded_bias;
   /* DEPTHWISE_CONV_2D only: 1 when the kernel is 3x3 with one output channel per input channel
    * and the channels come in fours: the weights are then stored per four channels, the nine
-   * taps' four bytes each (36 bytes), and folded_bias holds bias + input_offset * (the sum of
-   * the channel's nine weights) for the output pixels whose taps all lie inside the input */
+   * taps as int16 pairs, channels (0, 2) then (1, 3) (72 bytes), and the bias is folded as
+   * CONV_2D's (bias + input_offset * the sum of the channel's nine weights) for every output
+   * pixel: a tap outside the input reads a row of the input's zero point in the scratch */
   int32_t quad_taps;
+  /* the requantization table (edgecnn_fixedpoint.h, EDGECNN_RQ_*): four words per output
+   * channel, made on the host for a layer whose every channel shifts right by 1 to 23 bits;
+   * bias, multiplier, shift and folded_bias are then NULL. NULL for any other layer. */
+  const int32_t* requant;
 } EdgecnnConvParams;
 
 typedef struct {
@@ -140,7 +145,7 @@ typedef struct {
 
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
  * plans the same figures: CONV_2D 4 * (k_h * k_w * in_c rounded up to a multiple of 4);
- * DEPTHWISE_CONV_2D 4 * out_c; FULLY_CONNECTED none). */
+ * DEPTHWISE_CONV_2D 4 * out_c (the 3x3 kernel uses in_c of them); FULLY_CONNECTED none). */
 int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p);
 int32_t edgecnn_mean_s8_scratch_bytes(const EdgecnnMeanParams* p);
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,

@@ -195,6 +195,11 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
         w_scales = [float(v) for v in rng.uniform(0.002, 0.05, out_c)]
     # an output scale that keeps most results inside int8, so that saturation is not all
     out_scale = float(in_scale * np.mean(w_scales) * 60 * math.sqrt(taps) * rng.uniform(0.5, 2))
+    draw = rng.random()
+    if draw < 0.08:     # multipliers of 1 or more: a left shift (the kernels' general path)
+        out_scale = float(in_scale * min(w_scales) * rng.uniform(0.2, 1.0))
+    elif draw < 0.12:   # a right shift beyond the requantization table's 23 bits
+        out_scale = float(in_scale * max(w_scales) * 2.0 ** rng.uniform(24, 30))
     weights = rng.integers(-127, 128, int(np.prod(w_shape))).astype(np.int8)
     bias = rng.integers(-3000, 3000, out_c).astype(np.int32)
     buffers = [s.BufferT() for _ in range(5)]
@@ -328,6 +333,10 @@ def test_the_cases_cover_every_path(cases):
     assert any(f["pad_h"] != "0" for f in quads) and any(f["stride_h"] != "1" for f in quads)
     assert any(f["dilation_w"] != "1" for f in quads)
     assert {"1", "2", "3"} <= multipliers
+    # the requantization table (every channel shifting right by 1..23) and the general path
+    tables = [dict(layer.fields)["requant"] != "NULL" for layer, *_ in cases
+              if layer.kernel in ("conv", "depthwise_conv")]
+    assert sum(tables) >= 400 and len(tables) - sum(tables) >= 30
 
 
 def kernel_files(fw) -> list[str]:

@@ -18,7 +18,14 @@ import numpy as np
 
 from ..errors import UnsupportedModelError
 from ..tflite_model import Operator, Tensor, TfliteModel
-from .native_quant import _f32, _padding, _round_half_away, activation_range, quantize_multiplier
+from .native_quant import (
+    _f32,
+    _padding,
+    _round_half_away,
+    activation_range,
+    quantize_multiplier,
+    requant_table,
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,12 @@ def conv_weight_layout(weights: np.ndarray) -> np.ndarray:
 def depthwise_quad_layout(weights: np.ndarray) -> np.ndarray:
     """DEPTHWISE_CONV_2D 3x3 weights ([1][3][3][channels], channels a multiple of four) in the
     order edgecnn_depthwise_conv_s8.c's 3x3 kernel reads them: per four channels, the nine
-    taps' four bytes each. The same bytes, reordered."""
+    taps, each as two little-endian int16 pairs, channels (0, 2) then (1, 3) — the halves
+    SMLABB/SMLATT take against SXTB16's split of four input bytes, so that the kernel does not
+    widen weights at run time (twice the bytes of the model's weights, 18 per channel)."""
     taps = np.asarray(weights, dtype=np.int8).reshape(9, -1, 4)     # tap, quad, channel
-    return taps.transpose(1, 0, 2).reshape(-1)
+    widened = np.ascontiguousarray(taps[:, :, [0, 2, 1, 3]], dtype="<i2").view(np.int8)
+    return widened.reshape(9, -1, 8).transpose(1, 0, 2).reshape(-1)
 
 
 def fully_connected_weight_layout(weights: np.ndarray) -> np.ndarray:
@@ -120,7 +130,7 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
         "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
         "dilation_h", "dilation_w", "pad_h", "pad_w", "depth_multiplier", "input_offset",
         "output_offset", "act_min", "act_max", "weights", "bias", "multiplier", "shift",
-        "folded_bias", "quad_taps"),
+        "folded_bias", "quad_taps", "requant"),
     "EdgecnnFullyConnectedParams": (
         "batches", "in_depth", "out_depth", "input_offset", "filter_offset", "output_offset",
         "act_min", "act_max", "weights", "bias", "multiplier", "shift", "folded_bias",
@@ -266,22 +276,32 @@ def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
     quads = name == "DEPTHWISE_CONV_2D" and mult == 1 and k_h == k_w == 3 and in_c % 4 == 0
     stored = (conv_weight_layout(weights) if name == "CONV_2D" else
               depthwise_quad_layout(weights) if quads else weights)
-    arrays = [_arr(f"{prefix}_weights", "int8_t", stored),
-              _arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
-              _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
-    if quads:       # the plain bias for the border, the folded one inside
-        bias, _ = _bias_arrays(arrays, prefix, weights, b, -in_zp, fold=False)
-        arrays.append(_arr(f"{prefix}_folded_bias", "int32_t", folded_bias(
-            weights.reshape(-1, out_c).T, b.values() if b is not None else None, -in_zp)))
-        folded = f"{prefix}_folded_bias"
+    arrays = [_arr(f"{prefix}_weights", "int8_t", stored)]
+    # the bias the kernel adds: CONV_2D and the 3x3 kernel sum raw products (the offset folded
+    # into the bias), the general depthwise kernel adds the offset to each input
+    fold = name == "CONV_2D" or quads
+    bias_values = b.values() if b is not None else None
+    if fold:
+        bias_values = folded_bias(weights if name == "CONV_2D" else weights.reshape(-1, out_c).T,
+                                  bias_values, -in_zp)
+    table = requant_table(bias_values, ms, out_zp, out_c)
+    if table is not None:
+        arrays.append(_arr(f"{prefix}_requant", "int32_t", table))
+        bias = folded = multiplier = shift = "NULL"
     else:
-        bias, folded = _bias_arrays(arrays, prefix, weights, b, -in_zp,
-                                    fold=name == "CONV_2D")
+        arrays += [_arr(f"{prefix}_multiplier", "int32_t", [q for q, _ in ms]),
+                   _arr(f"{prefix}_shift", "int32_t", [s for _, s in ms])]
+        multiplier, shift = f"{prefix}_multiplier", f"{prefix}_shift"
+        if fold:
+            bias, folded = "NULL", f"{prefix}_folded_bias"
+            arrays.append(_arr(folded, "int32_t", bias_values))
+        else:
+            bias, folded = _bias_arrays(arrays, prefix, weights, b, -in_zp, fold=False)
     fields = (in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, sh, sw, dh, dw,
               _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
               _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
-              act[0], act[1], f"{prefix}_weights", bias, f"{prefix}_multiplier",
-              f"{prefix}_shift", folded, int(quads))
+              act[0], act[1], f"{prefix}_weights", bias, multiplier, shift, folded, int(quads),
+              f"{prefix}_requant" if table is not None else "NULL")
     return Layer(op.index, name, "EdgecnnConvParams",
                  _fields("EdgecnnConvParams", fields),
                  tuple(arrays), in1, -1, "", out)

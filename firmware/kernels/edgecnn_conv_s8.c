@@ -113,6 +113,38 @@ static inline void conv_pair(const int16_t* x, const int8_t* w, int32_t groups, 
   acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1;
 }
 
+/* The sums of two pixels (a, b) x two channels (oc, oc + 1) to int8: acc = {a oc, a oc+1,
+ * b oc, b oc+1}; `pair`: b is a pixel, `two`: oc + 1 is a channel. Each channel's constants
+ * are read before any store (an int8_t store may alias them). */
+static inline void store_block(const EdgecnnConvParams* q, int32_t oc, const int32_t acc[4],
+                               int8_t* out_a, int8_t* out_b, int32_t pair, int32_t two) {
+  const int32_t lo = q->act_min, hi = q->act_max;
+  int32_t a0, a1, b0, b1;
+  if (q->requant) {
+    /* the table has a word for every channel of the pair (padded to fours) */
+    const int32_t* r = q->requant + EDGECNN_RQ_WORDS * oc;
+    const RequantWords k0 = requant_words(r), k1 = requant_words(r + EDGECNN_RQ_WORDS);
+    a0 = requant_table_value(acc[0] + k0.bias, k0.multiplier, k0.rounding, k0.exponent);
+    b0 = requant_table_value(acc[2] + k0.bias, k0.multiplier, k0.rounding, k0.exponent);
+    a1 = requant_table_value(acc[1] + k1.bias, k1.multiplier, k1.rounding, k1.exponent);
+    b1 = requant_table_value(acc[3] + k1.bias, k1.multiplier, k1.rounding, k1.exponent);
+  } else {
+    const int32_t bias0 = q->folded_bias[oc], mult0 = q->multiplier[oc], shift0 = q->shift[oc];
+    const int32_t bias1 = two ? q->folded_bias[oc + 1] : 0;
+    const int32_t mult1 = two ? q->multiplier[oc + 1] : 0, shift1 = two ? q->shift[oc + 1] : 0;
+    a0 = scale_by_multiplier(acc[0] + bias0, mult0, shift0) + q->output_offset;
+    b0 = scale_by_multiplier(acc[2] + bias0, mult0, shift0) + q->output_offset;
+    a1 = scale_by_multiplier(acc[1] + bias1, mult1, shift1) + q->output_offset;
+    b1 = scale_by_multiplier(acc[3] + bias1, mult1, shift1) + q->output_offset;
+  }
+  out_a[oc] = (int8_t)clamp_activation(a0, lo, hi);
+  if (pair) out_b[oc] = (int8_t)clamp_activation(b0, lo, hi);
+  if (two) {
+    out_a[oc + 1] = (int8_t)clamp_activation(a1, lo, hi);
+    if (pair) out_b[oc + 1] = (int8_t)clamp_activation(b1, lo, hi);
+  }
+}
+
 int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p) {
   /* the window: two pixels of n4 int16 values */
   return 2 * 2 * ((p->k_h * p->k_w * p->in_c + 3) & ~3);
@@ -148,27 +180,9 @@ void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* ou
     int8_t* out_b = out_a + q.out_c;
     const int8_t* w = q.weights;
     for (int32_t oc = 0; oc < q.out_c; oc += 2, w += 8 * groups) {
-      const int32_t two = oc + 1 < q.out_c;
       int32_t acc[4] = {0, 0, 0, 0};
       conv_pair(window, w, groups, acc);
-      /* the channel's constants read before any store: an int8_t store may alias them */
-      const int32_t bias0 = q.folded_bias[oc], mult0 = q.multiplier[oc], shift0 = q.shift[oc];
-      const int32_t bias1 = two ? q.folded_bias[oc + 1] : 0;
-      const int32_t mult1 = two ? q.multiplier[oc + 1] : 0, shift1 = two ? q.shift[oc + 1] : 0;
-      out_a[oc] =
-          requantize_value(acc[0] + bias0, mult0, shift0, q.output_offset, q.act_min, q.act_max);
-      if (pair) {
-        out_b[oc] =
-            requantize_value(acc[2] + bias0, mult0, shift0, q.output_offset, q.act_min, q.act_max);
-      }
-      if (two) {
-        out_a[oc + 1] =
-            requantize_value(acc[1] + bias1, mult1, shift1, q.output_offset, q.act_min, q.act_max);
-        if (pair) {
-          out_b[oc + 1] = requantize_value(acc[3] + bias1, mult1, shift1, q.output_offset,
-                                           q.act_min, q.act_max);
-        }
-      }
+      store_block(&q, oc, acc, out_a, out_b, pair, oc + 1 < q.out_c);
     }
   }
 }

@@ -5,36 +5,21 @@
 #include "edgecnn_fixedpoint.h"
 #include "edgecnn_kernels.h"
 
-/* The 3x3 kernel with one output channel per input channel, the channels in fours (quad_taps):
- * weights per four channels, tap after tap. An output pixel whose nine taps lie inside the
- * input sums raw products against the folded bias (bias + offset x the channel's weights), the
- * nine taps unrolled; a pixel on the border adds the offset to each input inside, as the
- * reference does, and skips the taps outside. */
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
-/* four channels of one tap: a_k += in_k * w_k (SMLABB/SMLATT on the SXTB16 halves) */
-#define EDGECNN_DW_TAP(in_ptr, w_ptr)                                  \
-  do {                                                                 \
-    uint32_t vin_, vw_;                                                \
-    memcpy(&vin_, (in_ptr), 4);                                        \
-    memcpy(&vw_, (w_ptr), 4);                                          \
-    const int16x2_t in02_ = __sxtb16(vin_), in13_ = sxtb16_ror8(vin_); \
-    const int16x2_t w02_ = __sxtb16(vw_), w13_ = sxtb16_ror8(vw_);     \
-    a0 = __smlabb(in02_, w02_, a0);                                    \
-    a2 = __smlatt(in02_, w02_, a2);                                    \
-    a1 = __smlabb(in13_, w13_, a1);                                    \
-    a3 = __smlatt(in13_, w13_, a3);                                    \
-  } while (0)
-#else
-#define EDGECNN_DW_TAP(in_ptr, w_ptr) \
-  do {                                \
-    const int8_t* in_ = (in_ptr);     \
-    const int8_t* w_ = (w_ptr);       \
-    a0 += in_[0] * w_[0];             \
-    a1 += in_[1] * w_[1];             \
-    a2 += in_[2] * w_[2];             \
-    a3 += in_[3] * w_[3];             \
-  } while (0)
-#endif
+/* One output channel's sum (its bias not yet added) to int8, through the layer's
+ * requantization table or its bias, multiplier and shift arrays. */
+static inline int8_t output_value(const EdgecnnConvParams* q, const int32_t* bias, int32_t c,
+                                  int32_t acc) {
+  int32_t v;
+  if (q->requant) {
+    const int32_t* r = q->requant + EDGECNN_RQ_WORDS * c;
+    v = requant_table_value(acc + r[EDGECNN_RQ_BIAS], r[EDGECNN_RQ_MULTIPLIER],
+                            r[EDGECNN_RQ_ROUNDING], r[EDGECNN_RQ_EXPONENT]);
+  } else {
+    v = scale_by_multiplier(bias ? acc + bias[c] : acc, q->multiplier[c], q->shift[c]) +
+        q->output_offset;
+  }
+  return (int8_t)clamp32(v, q->act_min, q->act_max);
+}
 
 /* Four channels of one tap with the input offset added: a_k += w_k * (in_k + offset) (the
  * SIMD variant: inputs + offset and weights as int16 pairs (0, 2) and (1, 3), each channel its
@@ -59,64 +44,120 @@ static inline void tap4_offset(const int8_t* in, const int8_t* w, int32_t input_
 #endif
 }
 
-static void store_quad(const EdgecnnConvParams* q, const int32_t* bias, int32_t c, int32_t a0,
-                       int32_t a1, int32_t a2, int32_t a3, int8_t* out) {
-  out[c] = requantize(a0, bias, c, q->multiplier[c], q->shift[c], q->output_offset, q->act_min,
-                      q->act_max);
-  out[c + 1] = requantize(a1, bias, c + 1, q->multiplier[c + 1], q->shift[c + 1], q->output_offset,
-                          q->act_min, q->act_max);
-  out[c + 2] = requantize(a2, bias, c + 2, q->multiplier[c + 2], q->shift[c + 2], q->output_offset,
-                          q->act_min, q->act_max);
-  out[c + 3] = requantize(a3, bias, c + 3, q->multiplier[c + 3], q->shift[c + 3], q->output_offset,
-                          q->act_min, q->act_max);
+/* The sums of four channels (c..c + 3) over the nine taps: a_k = Σ in_k * w_k, the weights
+ * at *w (advanced past the quad's 72 bytes). */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+/* one tap: its input pixel's pointer from tap[], four input bytes split by SXTB16 into the
+ * pairs (0, 2) and (1, 3), the weights' two int16 pairs by one LDRD, a product per channel
+ * (`mul`: SMUL for the first tap, SMLA after it) */
+// clang-format off
+#define EDGECNN_DW_TAP_ASM(offset, mul, acc)                    \
+  "ldr %[p], [%[taps], #" #offset "]\n\t"                       \
+  "ldr %[p], [%[p], %[c]]\n\t"                                  \
+  "ldrd %[w0], %[w1], [%[w]], #8\n\t"                           \
+  "sxtb16 %[x], %[p]\n\t"                                       \
+  "sxtb16 %[p], %[p], ror #8\n\t"                               \
+  mul "bb %[a0], %[x], %[w0]" acc(a0) "\n\t"                    \
+  mul "tt %[a2], %[x], %[w0]" acc(a2) "\n\t"                    \
+  mul "bb %[a1], %[p], %[w1]" acc(a1) "\n\t"                    \
+  mul "tt %[a3], %[p], %[w1]" acc(a3) "\n\t"
+#define EDGECNN_DW_NONE(a) ""
+#define EDGECNN_DW_ADD(a) ", %[" #a "]"
+#define EDGECNN_DW_FIRST(offset) EDGECNN_DW_TAP_ASM(offset, "smul", EDGECNN_DW_NONE)
+#define EDGECNN_DW_NEXT(offset) EDGECNN_DW_TAP_ASM(offset, "smla", EDGECNN_DW_ADD)
+// clang-format on
+#endif
+
+static inline void quad_taps(const int8_t* const tap[9], int32_t c, const int8_t** w_ptr,
+                             int32_t* s0, int32_t* s1, int32_t* s2, int32_t* s3) {
+  const int8_t* w = *w_ptr;
+  int32_t a0, a1, a2, a3;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+  /* the nine taps unrolled: 9 instructions a tap, no widening of weights, no loop */
+  const int8_t* p;
+  uint32_t x, w0, w1;
+  __asm__ volatile(EDGECNN_DW_FIRST(0) EDGECNN_DW_NEXT(4) EDGECNN_DW_NEXT(8) EDGECNN_DW_NEXT(12)
+                       EDGECNN_DW_NEXT(16) EDGECNN_DW_NEXT(20) EDGECNN_DW_NEXT(24)
+                           EDGECNN_DW_NEXT(28) EDGECNN_DW_NEXT(32)
+                   : [w] "+r"(w), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                     [p] "=&r"(p), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                   : [taps] "r"(tap), [c] "r"(c)
+                   : "memory");
+#else
+  a0 = a1 = a2 = a3 = 0;
+  for (int32_t k = 0; k < 9; ++k, w += 8) {
+    /* the low byte of each little-endian int16 is the weight itself */
+    const int8_t* in = tap[k] + c;
+    a0 += in[0] * w[0];
+    a2 += in[2] * w[2];
+    a1 += in[1] * w[4];
+    a3 += in[3] * w[6];
+  }
+#endif
+  *w_ptr = w;
+  *s0 = a0, *s1 = a1, *s2 = a2, *s3 = a3;
 }
 
-static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input, int8_t* output) {
+/* Four channels' sums (folded bias not yet added) to int8 at out[c..c + 3]. */
+static inline void store_quad(const EdgecnnConvParams* q, int32_t c, int32_t a0, int32_t a1,
+                              int32_t a2, int32_t a3, int8_t* out) {
+  const int32_t lo = q->act_min, hi = q->act_max;
+  if (q->requant) {
+    const int32_t* r = q->requant + EDGECNN_RQ_WORDS * c;
+    RequantWords k = requant_words(r);
+    out[c] = (int8_t)clamp_activation(
+        requant_table_value(a0 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
+    k = requant_words(r + EDGECNN_RQ_WORDS);
+    out[c + 1] = (int8_t)clamp_activation(
+        requant_table_value(a1 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
+    k = requant_words(r + 2 * EDGECNN_RQ_WORDS);
+    out[c + 2] = (int8_t)clamp_activation(
+        requant_table_value(a2 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
+    k = requant_words(r + 3 * EDGECNN_RQ_WORDS);
+    out[c + 3] = (int8_t)clamp_activation(
+        requant_table_value(a3 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
+    return;
+  }
+  const int8_t o0 = output_value(q, q->folded_bias, c, a0);
+  const int8_t o1 = output_value(q, q->folded_bias, c + 1, a1);
+  const int8_t o2 = output_value(q, q->folded_bias, c + 2, a2);
+  const int8_t o3 = output_value(q, q->folded_bias, c + 3, a3);
+  out[c] = o0, out[c + 1] = o1, out[c + 2] = o2, out[c + 3] = o3;
+}
+
+/* The 3x3 kernel with one output channel per input channel, the channels in fours (quad_taps):
+ * raw products against the folded bias (bias + offset x the channel's nine weights) for every
+ * output pixel — a tap outside the input reads a row of the input's zero point, whose
+ * products the folded offset cancels exactly, so the border needs no path of its own. The
+ * weights per four channels, tap after tap, as int16 pairs (0, 2), (1, 3): one LDRD, no
+ * widening. */
+static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                                void* scratch) {
   const EdgecnnConvParams q = *p;
   const int32_t in_c = q.in_c;
-  const size_t col = (size_t)q.dilation_w * in_c, row = (size_t)q.dilation_h * q.in_w * in_c;
+  int8_t* zero_point_row = (int8_t*)scratch;
+  memset(zero_point_row, (int8_t)(-q.input_offset), (size_t)in_c);
   for (int32_t oy = 0; oy < q.out_h; ++oy) {
     const int32_t in_y0 = oy * q.stride_h - q.pad_h;
-    const int y_inside = in_y0 >= 0 && in_y0 + 2 * q.dilation_h < q.in_h;
     for (int32_t ox = 0; ox < q.out_w; ++ox) {
       const int32_t in_x0 = ox * q.stride_w - q.pad_w;
+      /* each tap's input pixel (channel 0), or the zero-point row */
+      const int8_t* tap[9];
+      for (int32_t ky = 0; ky < 3; ++ky) {
+        const int32_t iy = in_y0 + q.dilation_h * ky;
+        for (int32_t kx = 0; kx < 3; ++kx) {
+          const int32_t ix = in_x0 + q.dilation_w * kx;
+          tap[3 * ky + kx] = iy >= 0 && iy < q.in_h && ix >= 0 && ix < q.in_w
+                                 ? input + ((size_t)iy * q.in_w + ix) * in_c
+                                 : zero_point_row;
+        }
+      }
       int8_t* out = output + ((size_t)oy * q.out_w + ox) * q.out_c;
       const int8_t* w = q.weights;
-      if (y_inside && in_x0 >= 0 && in_x0 + 2 * q.dilation_w < q.in_w) {
-        const int8_t* in = input + ((size_t)in_y0 * q.in_w + in_x0) * in_c;
-        for (int32_t c = 0; c < in_c; c += 4, in += 4, w += 36) {
-          int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-          EDGECNN_DW_TAP(in, w);
-          EDGECNN_DW_TAP(in + col, w + 4);
-          EDGECNN_DW_TAP(in + 2 * col, w + 8);
-          EDGECNN_DW_TAP(in + row, w + 12);
-          EDGECNN_DW_TAP(in + row + col, w + 16);
-          EDGECNN_DW_TAP(in + row + 2 * col, w + 20);
-          EDGECNN_DW_TAP(in + 2 * row, w + 24);
-          EDGECNN_DW_TAP(in + 2 * row + col, w + 28);
-          EDGECNN_DW_TAP(in + 2 * row + 2 * col, w + 32);
-          store_quad(&q, q.folded_bias, c, a0, a1, a2, a3, out);
-        }
-        continue;
-      }
-      /* on the border: the taps inside the input, found once for the pixel */
-      int32_t ky0 = 0, ky1 = 3, kx0 = 0, kx1 = 3;
-      while (ky0 < ky1 && in_y0 + q.dilation_h * ky0 < 0) ++ky0;
-      while (ky1 > ky0 && in_y0 + q.dilation_h * (ky1 - 1) >= q.in_h) --ky1;
-      while (kx0 < kx1 && in_x0 + q.dilation_w * kx0 < 0) ++kx0;
-      while (kx1 > kx0 && in_x0 + q.dilation_w * (kx1 - 1) >= q.in_w) --kx1;
-      /* where the window's corner would be: it may lie outside the input, the taps used do not */
-      const ptrdiff_t corner = ((ptrdiff_t)in_y0 * q.in_w + in_x0) * in_c;
-      for (int32_t c = 0; c < in_c; c += 4, w += 36) {
-        int32_t acc[4] = {0, 0, 0, 0};
-        for (int32_t ky = ky0; ky < ky1; ++ky) {
-          for (int32_t kx = kx0; kx < kx1; ++kx) {
-            const int8_t* in = input + (corner + (ptrdiff_t)ky * (ptrdiff_t)row +
-                                        (ptrdiff_t)kx * (ptrdiff_t)col + c);
-            tap4_offset(in, w + 4 * (3 * ky + kx), q.input_offset, acc);
-          }
-        }
-        store_quad(&q, q.bias, c, acc[0], acc[1], acc[2], acc[3], out);
+      for (int32_t c = 0; c < in_c; c += 4) {
+        int32_t a0, a1, a2, a3;
+        quad_taps(tap, c, &w, &a0, &a1, &a2, &a3);
+        store_quad(&q, c, a0, a1, a2, a3, out);
       }
     }
   }
@@ -130,7 +171,7 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
                                void* scratch) {
   /* a local copy: stores through int8_t pointers may alias *p, not q */
   if (p->quad_taps) {
-    depthwise_3x3_quads(p, input, output);
+    depthwise_3x3_quads(p, input, output, scratch);
     return;
   }
   const EdgecnnConvParams q = *p;
@@ -163,7 +204,7 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
               tap4_offset(in, w, q.input_offset, acc4);
             }
           }
-          store_quad(&q, q.bias, c, acc4[0], acc4[1], acc4[2], acc4[3], out);
+          for (int32_t k = 0; k < 4; ++k) out[c + k] = output_value(&q, q.bias, c + k, acc4[k]);
         }
       }
       if (c == q.out_c) continue;
@@ -182,8 +223,7 @@ void edgecnn_depthwise_conv_s8(const EdgecnnConvParams* p, const int8_t* input, 
         }
       }
       for (int32_t oc = c; oc < q.out_c; ++oc) {
-        out[oc] = requantize(acc[oc], q.bias, oc, q.multiplier[oc], q.shift[oc], q.output_offset,
-                             q.act_min, q.act_max);
+        out[oc] = output_value(&q, q.bias, oc, acc[oc]);
       }
     }
   }
