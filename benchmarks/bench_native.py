@@ -18,7 +18,12 @@ and benched there: the TFLM columns are then measured in this run, and a per-ope
 sets each native kernel beside TFLM's (both from the firmware's per-operator profile, emulated
 instructions). Without it the TFLM columns are the figures measured so, on 2026-11-29.
 
-    python benchmarks/bench_native.py [--models DIR] [MODEL.tflite ...]
+With ``--zoo`` the zoo's architectures (default parameters; Fashion-MNIST's input, CIFAR-10's
+for resnet8 and mobilenet_v2) and with ``--shapes`` the layer shapes public keyword, vision and
+anomaly models use are benched too, as untrained int8 graphs (calibrated on random images:
+the operators, shapes and memory of a trained model; the instruction counts of its kernels).
+
+    python benchmarks/bench_native.py [--models DIR] [--zoo] [--shapes] [MODEL.tflite ...]
 """
 from __future__ import annotations
 
@@ -94,20 +99,116 @@ def runtime_code_bytes(elf: Path) -> int:
                if len(parts) == 4 and parts[2] in "tT" and parts[3] in names)
 
 
+def _shape_models(keras):
+    """Layer shapes public models use, each as a small model."""
+    layers = keras.layers
+
+    def pool(x):        # AVERAGE_POOL_2D over the whole map (GAP would convert to MEAN)
+        return layers.Flatten()(layers.AveragePooling2D(tuple(x.shape[1:3]))(x))
+
+    def model(name, shape, body):
+        inputs = keras.Input(shape, name="input")
+        return keras.Model(inputs, body(inputs), name=name)
+
+    return [
+        # a keyword spotter's first layer as some write it: depthwise with a channel
+        # multiplier on the one-channel spectrogram, then pointwise
+        model("dw_multiplier_kws", (49, 10, 1), lambda x: layers.Dense(12)(
+            pool(layers.Conv2D(32, 1, activation="relu")(
+                layers.DepthwiseConv2D(3, depth_multiplier=8, padding="same",
+                                       activation="relu")(x))))),
+        # a vision stem: a large strided kernel, then a 5x5 strided one
+        model("large_kernel_strides", (64, 64, 3), lambda x: layers.Dense(10)(
+            pool(layers.Conv2D(32, 5, strides=2, padding="same",
+                                                          activation="relu")(
+                layers.Conv2D(16, 7, strides=2, padding="same", activation="relu")(x))))),
+        # MobileNet-style strided depthwise 3x3 and 5x5 between pointwise convolutions
+        model("depthwise_strided", (32, 32, 16), lambda x: layers.Dense(10)(
+            pool(layers.Conv2D(64, 1, activation="relu")(
+                layers.DepthwiseConv2D(5, strides=2, padding="same", activation="relu")(
+                    layers.Conv2D(32, 1, activation="relu")(layers.DepthwiseConv2D(
+                        3, strides=2, padding="same", activation="relu")(x))))))),
+        # a pointwise stack
+        model("pointwise_stack", (16, 16, 32), lambda x: layers.Dense(10)(
+            pool(layers.Conv2D(64, 1, activation="relu")(
+                layers.Conv2D(32, 1, activation="relu")(
+                    layers.Conv2D(64, 1, activation="relu")(x)))))),
+        # an anomaly-detection autoencoder's dense-only stack
+        model("dense_only", (640,), lambda x: layers.Dense(640)(
+            layers.Dense(128, activation="relu")(layers.Dense(8, activation="relu")(
+                layers.Dense(128, activation="relu")(x))))),
+    ]
+
+
+def probe_models(folder: Path, zoo: bool, shapes: bool) -> list[Path]:
+    """The zoo's architectures and the layer shapes, as untrained int8 .tflite files."""
+    import numpy as np
+
+    from edgecnn.console import import_tensorflow
+    from edgecnn.data import Dataset
+    from edgecnn.quantize import _convert
+
+    import_tensorflow()
+    import keras
+
+    from edgecnn.zoo import ARCHITECTURES, build_model
+
+    models = []
+    if zoo:
+        for arch in ARCHITECTURES:
+            shape, classes = ((32, 32, 3), 10) if arch in ("resnet8", "mobilenet_v2") else \
+                ((28, 28, 1), 10)
+            models.append(build_model(arch, shape, classes))
+    if shapes:
+        models += _shape_models(keras)
+    paths = []
+    rng = np.random.default_rng(0)
+    for model in models:
+        x = rng.uniform(0, 1, (64, *model.input_shape[1:])).astype(np.float32)
+        for layer in model.layers:
+            # biases as trained ones are: not all zero (the converter would share one buffer
+            # among equal zero biases, which shrinks the flatbuffer below a trained model's)
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D,
+                                  keras.layers.DepthwiseConv2D)) and layer.use_bias:
+                kernel, bias = layer.get_weights()
+                layer.set_weights([kernel, rng.normal(0, 0.05, bias.shape).astype(np.float32)])
+        last = model.layers[-1]
+        if isinstance(last, keras.layers.Dense):
+            # logits of unit spread: an untrained network's can span so little that TFLM's
+            # softmax refuses its scale
+            features = keras.Model(model.inputs, last.input).predict(x, verbose=0)
+            kernel, bias = last.get_weights()
+            spread = float(np.std(features)) or 1.0
+            kernel = rng.normal(0, 1 / (spread * np.sqrt(kernel.shape[0])), kernel.shape)
+            last.set_weights([kernel.astype(np.float32), bias])
+        y = np.zeros(64, dtype=np.int64)
+        data = Dataset("random", x, y, x, y, x, y, tuple(str(i) for i in range(10)))
+        path = folder / f"{model.name}.tflite"
+        path.write_bytes(_convert(model, data, 64))
+        paths.append(path)
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*")
     parser.add_argument("--models-dir", default=str(Path(__file__).resolve().parents[2] /
                                                     "shared" / "models"))
+    parser.add_argument("--zoo", action="store_true", help="also every zoo architecture")
+    parser.add_argument("--shapes", action="store_true",
+                        help="also the layer shapes public models use")
     args = parser.parse_args()
     models = [Path(m) for m in args.models] or sorted(Path(args.models_dir).glob("*.tflite"))
+    probes = tempfile.TemporaryDirectory()
+    if args.zoo or args.shapes:
+        models += probe_models(Path(probes.name), args.zoo, args.shapes)
     rows = []
     consts: dict[str, int] = {}
     per_op: list = []
     bounds = {model.stem: operator_bound(model) for model in models}
     with tempfile.TemporaryDirectory() as tmp:
         for model in models:
-            nano = build("nano33", model, Path(tmp) / f"tflm_{model.stem}")
+            nano = build("nano33", model, Path(tmp) / f"tflm_{model.stem}", force=True)
             native = build("mps2-an386", model, Path(tmp) / f"native_{model.stem}")
             start = time.monotonic()
             report = bench(native.project, port="emulator", runs=5, warmup=1, verify=True,
@@ -120,8 +221,9 @@ def main() -> None:
             consts[model.stem] = model_constant_bytes(elf)
             instructions = report.latency.cycles.p50 if report.latency.cycles else 0.0
             if os.environ.get("EDGECNN_TFLM_LIBRARY"):
+                # forced: a zoo model's MEAN runs (one step apart) on the pinned library
                 tflm = build("mps2-an386", model, Path(tmp) / f"tflmemu_{model.stem}",
-                             runtime="tflm")
+                             runtime="tflm", force=True)
                 tflm_report = bench(tflm.project, port="emulator", runs=3, warmup=1,
                                     out=Path(tmp) / f"rt_{model.stem}" / "report.json",
                                     timeout=300)

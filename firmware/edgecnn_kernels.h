@@ -33,7 +33,8 @@ typedef struct {
    * kernel adds it to the sum of raw int8 products (DEPTHWISE_CONV_2D: NULL) */
   const int32_t* folded_bias;
   /* DEPTHWISE_CONV_2D only: 1 when the kernel is 3x3 with one output channel per input channel
-   * and the channels come in fours: the weights are then stored per four channels, the nine
+   * and the channels come in fours, or with a channel multiplier that is a multiple of four:
+   * the weights are then stored per four output channels, the nine
    * taps as int16 pairs, channels (0, 2) then (1, 3) (72 bytes), and the bias is folded as
    * CONV_2D's (bias + input_offset * the sum of the channel's nine weights) for every output
    * pixel: a tap outside the input reads a row of the input's zero point in the scratch */

@@ -23,13 +23,15 @@ from edgecnn.tflite_model import _schema, read_tflite
 
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
          "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60, "MUL": 60,
-         "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80}
+         "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80, "AVERAGE_POOL_2D": 80,
+         "MAX_POOL_2D": 60}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
                    "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8", "mul": "edgecnn_mul_s8",
                    "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8",
-                   "mean": "edgecnn_mean_s8", "hard_swish": "edgecnn_hard_swish_s8"}
+                   "mean": "edgecnn_mean_s8", "hard_swish": "edgecnn_hard_swish_s8",
+                   "average_pool": "edgecnn_average_pool_s8", "max_pool": "edgecnn_max_pool_s8"}
 # every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
 EVERY_INPUT = ("LOGISTIC", "TANH", "HARD_SWISH")
 
@@ -144,6 +146,34 @@ def mean_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
                    s.BuiltinOptions.ReducerOptions), shape
 
 
+def pool_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
+    """AVERAGE_POOL_2D / MAX_POOL_2D: random windows, strides, SAME/VALID padding, channel
+    counts (in fours and not), a fused activation; the output quantized as the input (TFLM's
+    int8 pooling requires it)."""
+    s = _schema()
+    in_h, in_w, ch = int(rng.integers(1, 12)), int(rng.integers(1, 12)), int(rng.integers(1, 14))
+    k_h, k_w = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    if rng.random() < 0.2:
+        k_h, k_w = in_h, in_w                 # a global pooling, as classifier heads end
+    stride_h, stride_w = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    same = bool(rng.random() < 0.5)
+    out_h = _out_size(in_h, k_h, stride_h, 1, same)
+    out_w = _out_size(in_w, k_w, stride_w, 1, same)
+    if out_h < 1 or out_w < 1:
+        return None
+    scale, zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
+    tensors = [schema_tensor(s, "input", (1, in_h, in_w, ch), s.TensorType.INT8, 0, [scale], zp),
+               schema_tensor(s, "output", (1, out_h, out_w, ch), s.TensorType.INT8, 1, [scale],
+                             zp)]
+    options = s.Pool2DOptionsT()
+    options.padding = s.Padding.SAME if same else s.Padding.VALID
+    options.strideH, options.strideW = stride_h, stride_w
+    options.filterHeight, options.filterWidth = k_h, k_w
+    options.fusedActivationFunction = int(rng.choice([0, 1, 3]))   # NONE, RELU, RELU6
+    return _finish(s, tensors, [s.BufferT() for _ in range(3)], op, [0], options,
+                   s.BuiltinOptions.Pool2DOptions), (1, in_h, in_w, ch)
+
+
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
@@ -151,6 +181,8 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
         return elementwise_case(op, rng)
     if op == "MEAN":
         return mean_case(rng)
+    if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return pool_case(op, rng)
     s = _schema()
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
     in_scale = float(rng.uniform(0.005, 0.1))
@@ -182,6 +214,8 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
             if rng.random() < 0.35:          # the 3x3 kernel's shape: four channels at a time
                 k_h = k_w = 3
                 multiplier, in_c = 1, int(rng.choice([4, 8, 12]))
+                if rng.random() < 0.35:      # or a multiplier in fours (keyword models' first)
+                    multiplier, in_c = int(rng.choice([4, 8])), int(rng.integers(1, 4))
                 out_h = _out_size(in_h, k_h, stride_h, dil_h, same)
                 out_w = _out_size(in_w, k_w, stride_w, dil_w, same)
                 if out_h < 1 or out_w < 1:
@@ -332,6 +366,7 @@ def test_the_cases_cover_every_path(cases):
     assert len(quads) >= 50
     assert any(f["pad_h"] != "0" for f in quads) and any(f["stride_h"] != "1" for f in quads)
     assert any(f["dilation_w"] != "1" for f in quads)
+    assert sum(1 for f in quads if f["depth_multiplier"] in ("4", "8")) >= 15
     assert {"1", "2", "3"} <= multipliers
     # the requantization table (every channel shifting right by 1..23) and the general path
     tables = [dict(layer.fields)["requant"] != "NULL" for layer, *_ in cases

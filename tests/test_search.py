@@ -293,9 +293,10 @@ cluster.shutdown()
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_cluster():
-    """A Ray cluster of two nodes (head and worker) on 127.0.0.1, started and stopped here."""
+    """A Ray cluster of two nodes (head and worker) on 127.0.0.1, started and stopped here
+    (once for the module's Ray tests: each uses its own study folder)."""
     pytest.importorskip("ray.tune", reason="Ray Tune is the [ray] extra; .[test] installs it")
     proc = subprocess.Popen([sys.executable, "-c", RAY_CLUSTER], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

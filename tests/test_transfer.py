@@ -22,7 +22,7 @@ def _backbone(model):
 
 
 def test_from_scratch_converts_and_builds_for_both_boards(small, tmp_path):
-    result = train("mobilenet_v2", small, TrainConfig(epochs=2, verbose=0, augment=False,
+    result = train("mobilenet_v2", small, TrainConfig(epochs=1, verbose=0, augment=False,
                                                       arch_params={"image_size": 32}))
     assert _backbone(result.model).trainable      # no pretrained weights: all of it trains
     q = quantize(result.model, small, out=tmp_path / "mv2.tflite", meta=result.meta,

@@ -272,8 +272,10 @@ def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
     ms = [quantize_multiplier(in_scale * s / out_scale) for s in scales]
     act = activation_range(o.get("fusedActivationFunction", 0), out_scale, out_zp)
     weights = w.values()
-    # depthwise 3x3, one output per input channel, channels in fours: edgecnn's 3x3 kernel
-    quads = name == "DEPTHWISE_CONV_2D" and mult == 1 and k_h == k_w == 3 and in_c % 4 == 0
+    # depthwise 3x3, one output per input channel in fours, or a channel multiplier that is
+    # a multiple of four: edgecnn's 3x3 kernel
+    quads = name == "DEPTHWISE_CONV_2D" and k_h == k_w == 3 and (
+        (mult == 1 and in_c % 4 == 0) or mult % 4 == 0)
     stored = (conv_weight_layout(weights) if name == "CONV_2D" else
               depthwise_quad_layout(weights) if quads else weights)
     arrays = [_arr(f"{prefix}_weights", "int8_t", stored)]

@@ -61,37 +61,58 @@ static inline void tap4_offset(const int8_t* in, const int8_t* w, int32_t input_
   mul "tt %[a2], %[x], %[w0]" acc(a2) "\n\t"                    \
   mul "bb %[a1], %[p], %[w1]" acc(a1) "\n\t"                    \
   mul "tt %[a3], %[p], %[w1]" acc(a3) "\n\t"
+/* the same with a channel multiplier of four or more: the four output channels read one input
+ * byte (LDRSB), against the bottom and top halves of the weights' pairs */
+#define EDGECNN_DW_BROADCAST_TAP_ASM(offset, mul, acc)          \
+  "ldr %[p], [%[taps], #" #offset "]\n\t"                       \
+  "ldrsb %[x], [%[p], %[c]]\n\t"                                \
+  "ldrd %[w0], %[w1], [%[w]], #8\n\t"                           \
+  mul "bb %[a0], %[x], %[w0]" acc(a0) "\n\t"                    \
+  mul "bt %[a2], %[x], %[w0]" acc(a2) "\n\t"                    \
+  mul "bb %[a1], %[x], %[w1]" acc(a1) "\n\t"                    \
+  mul "bt %[a3], %[x], %[w1]" acc(a3) "\n\t"
 #define EDGECNN_DW_NONE(a) ""
 #define EDGECNN_DW_ADD(a) ", %[" #a "]"
-#define EDGECNN_DW_FIRST(offset) EDGECNN_DW_TAP_ASM(offset, "smul", EDGECNN_DW_NONE)
-#define EDGECNN_DW_NEXT(offset) EDGECNN_DW_TAP_ASM(offset, "smla", EDGECNN_DW_ADD)
+#define EDGECNN_DW_NINE(tap)                                                                     \
+  tap(0, "smul", EDGECNN_DW_NONE) tap(4, "smla", EDGECNN_DW_ADD) tap(8, "smla", EDGECNN_DW_ADD)  \
+  tap(12, "smla", EDGECNN_DW_ADD) tap(16, "smla", EDGECNN_DW_ADD) tap(20, "smla", EDGECNN_DW_ADD)\
+  tap(24, "smla", EDGECNN_DW_ADD) tap(28, "smla", EDGECNN_DW_ADD) tap(32, "smla", EDGECNN_DW_ADD)
 // clang-format on
 #endif
 
-static inline void quad_taps(const int8_t* const tap[9], int32_t c, const int8_t** w_ptr,
-                             int32_t* s0, int32_t* s1, int32_t* s2, int32_t* s3) {
+static inline void quad_taps(const int8_t* const tap[9], int32_t c, int32_t broadcast,
+                             const int8_t** w_ptr, int32_t* s0, int32_t* s1, int32_t* s2,
+                             int32_t* s3) {
   const int8_t* w = *w_ptr;
   int32_t a0, a1, a2, a3;
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
-  /* the nine taps unrolled: 9 instructions a tap, no widening of weights, no loop */
+  /* the nine taps unrolled: 9 (broadcast: 7) instructions a tap, no widening of weights */
   const int8_t* p;
   uint32_t x, w0, w1;
-  __asm__ volatile(EDGECNN_DW_FIRST(0) EDGECNN_DW_NEXT(4) EDGECNN_DW_NEXT(8) EDGECNN_DW_NEXT(12)
-                       EDGECNN_DW_NEXT(16) EDGECNN_DW_NEXT(20) EDGECNN_DW_NEXT(24)
-                           EDGECNN_DW_NEXT(28) EDGECNN_DW_NEXT(32)
-                   : [w] "+r"(w), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
-                     [p] "=&r"(p), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1)
-                   : [taps] "r"(tap), [c] "r"(c)
-                   : "memory");
+  if (broadcast) {
+    __asm__ volatile(EDGECNN_DW_NINE(EDGECNN_DW_BROADCAST_TAP_ASM)
+                     : [w] "+r"(w), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [p] "=&r"(p), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                     : [taps] "r"(tap), [c] "r"(c)
+                     : "memory");
+  } else {
+    __asm__ volatile(EDGECNN_DW_NINE(EDGECNN_DW_TAP_ASM)
+                     : [w] "+r"(w), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),
+                       [p] "=&r"(p), [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                     : [taps] "r"(tap), [c] "r"(c)
+                     : "memory");
+  }
 #else
   a0 = a1 = a2 = a3 = 0;
   for (int32_t k = 0; k < 9; ++k, w += 8) {
-    /* the low byte of each little-endian int16 is the weight itself */
+    /* the low byte of each little-endian int16 is the weight itself; with `broadcast` the
+     * four output channels take input channel c */
     const int8_t* in = tap[k] + c;
+    const int32_t step = broadcast ? 0 : 1;
     a0 += in[0] * w[0];
-    a2 += in[2] * w[2];
-    a1 += in[1] * w[4];
-    a3 += in[3] * w[6];
+    a2 += in[2 * step] * w[2];
+    a1 += in[step] * w[4];
+    a3 += in[3 * step] * w[6];
   }
 #endif
   *w_ptr = w;
@@ -125,7 +146,9 @@ static inline void store_quad(const EdgecnnConvParams* q, int32_t c, int32_t a0,
   out[c] = o0, out[c + 1] = o1, out[c + 2] = o2, out[c + 3] = o3;
 }
 
-/* The 3x3 kernel with one output channel per input channel, the channels in fours (quad_taps):
+/* The 3x3 kernel (quad_taps) with one output channel per input channel, the channels in fours,
+ * or with a channel multiplier m that is a multiple of four (each input channel's m outputs
+ * in fours, every four reading that one input):
  * raw products against the folded bias (bias + offset x the channel's nine weights) for every
  * output pixel — a tap outside the input reads a row of the input's zero point, whose
  * products the folded offset cancels exactly, so the border needs no path of its own. The
@@ -134,7 +157,7 @@ static inline void store_quad(const EdgecnnConvParams* q, int32_t c, int32_t a0,
 static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                                 void* scratch) {
   const EdgecnnConvParams q = *p;
-  const int32_t in_c = q.in_c;
+  const int32_t in_c = q.in_c, m = q.depth_multiplier, broadcast = m > 1;
   int8_t* zero_point_row = (int8_t*)scratch;
   memset(zero_point_row, (int8_t)(-q.input_offset), (size_t)in_c);
   for (int32_t oy = 0; oy < q.out_h; ++oy) {
@@ -154,9 +177,10 @@ static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input,
       }
       int8_t* out = output + ((size_t)oy * q.out_w + ox) * q.out_c;
       const int8_t* w = q.weights;
-      for (int32_t c = 0; c < in_c; c += 4) {
+      for (int32_t c = 0; c < q.out_c; c += 4) {
         int32_t a0, a1, a2, a3;
-        quad_taps(tap, c, &w, &a0, &a1, &a2, &a3);
+        /* the quad's input channel(s): c, or c / m for all four when m is a multiple of 4 */
+        quad_taps(tap, broadcast ? c / m : c, broadcast, &w, &a0, &a1, &a2, &a3);
         store_quad(&q, c, a0, a1, a2, a3, out);
       }
     }
