@@ -144,6 +144,13 @@ typedef struct {
   int32_t shift;         /* QuantizedMeanOrSum folds it */
 } EdgecnnMeanParams;
 
+typedef struct {
+  int32_t in_dims[5]; /* the input's shape, padded on the left to five dimensions */
+  /* per dimension, as TFLM's reference computes them: the first index, the index the walk
+   * stops before (in the stride's direction) and the step (negative: backwards) */
+  int32_t start[5], stop[5], stride[5];
+} EdgecnnStridedSliceParams;
+
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
  * plans the same figures: CONV_2D 4 * (k_h * k_w * in_c rounded up to a multiple of 4);
  * DEPTHWISE_CONV_2D 4 * out_c (the 3x3 kernel uses in_c of them); FULLY_CONNECTED none). */
@@ -172,6 +179,8 @@ void edgecnn_mean_s8(const EdgecnnMeanParams* p, const int8_t* input, int8_t* ou
                      void* scratch);
 void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
+void edgecnn_strided_slice_s8(const EdgecnnStridedSliceParams* p, const int8_t* input,
+                              int8_t* output);
 void edgecnn_hard_swish_s8(const EdgecnnHardSwishParams* p, const int8_t* input, int8_t* output);
 
 /* The fixed-point primitives, exposed for the tests. */

@@ -94,3 +94,8 @@ void edgecnn_native_hard_swish(const EdgecnnNativeLayer* l, int8_t* arena) {
   edgecnn_hard_swish_s8((const EdgecnnHardSwishParams*)l->params, input1(l, arena),
                         output(l, arena));
 }
+
+void edgecnn_native_strided_slice(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_strided_slice_s8((const EdgecnnStridedSliceParams*)l->params, input1(l, arena),
+                           output(l, arena));
+}

@@ -24,14 +24,15 @@ from edgecnn.tflite_model import _schema, read_tflite
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
          "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60, "MUL": 60,
          "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80, "AVERAGE_POOL_2D": 80,
-         "MAX_POOL_2D": 60}
+         "MAX_POOL_2D": 60, "STRIDED_SLICE": 120}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
                    "pad": "edgecnn_pad_s8", "add": "edgecnn_add_s8", "mul": "edgecnn_mul_s8",
                    "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8",
                    "mean": "edgecnn_mean_s8", "hard_swish": "edgecnn_hard_swish_s8",
-                   "average_pool": "edgecnn_average_pool_s8", "max_pool": "edgecnn_max_pool_s8"}
+                   "average_pool": "edgecnn_average_pool_s8", "max_pool": "edgecnn_max_pool_s8",
+                   "strided_slice": "edgecnn_strided_slice_s8"}
 # every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
 EVERY_INPUT = ("LOGISTIC", "TANH", "HARD_SWISH")
 
@@ -174,6 +175,49 @@ def pool_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]
                    s.BuiltinOptions.Pool2DOptions), (1, in_h, in_w, ch)
 
 
+def slice_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
+    """STRIDED_SLICE of a random 1- to 4-D tensor: begin and end anywhere (negative, past the
+    ends), strides forwards and backwards, begin and end masks, shrunk axes (an index); an
+    index for every dimension, as converters write them (TFLM reads one per dimension). The
+    output's shape is numpy's for the same slice."""
+    s = _schema()
+    rank = int(rng.integers(1, 5))                  # TFLM's kernel takes at most 4
+    shape = tuple(int(d) for d in rng.integers(1, 7, rank))
+    n = rank
+    begin, end, strides, index = [], [], [], []
+    begin_mask = end_mask = shrink = 0
+    for axis in range(n):
+        size = shape[axis]
+        if rng.random() < 0.2:                       # an index: the axis shrinks
+            b = int(rng.integers(-size, size))
+            begin.append(b), end.append(b + 1), strides.append(1)
+            shrink |= 1 << axis
+            index.append(b)
+            continue
+        b, e = (int(v) for v in rng.integers(-size - 2, size + 3, 2))
+        stride = int(rng.choice([1, 1, 2, 3, -1, -2]))
+        begin.append(b), end.append(e), strides.append(stride)
+        masked_b, masked_e = rng.random() < 0.25, rng.random() < 0.25
+        begin_mask |= int(masked_b) << axis
+        end_mask |= int(masked_e) << axis
+        index.append(slice(None if masked_b else b, None if masked_e else e, stride))
+    out_shape = np.empty(shape)[tuple(index)].shape
+    if 0 in out_shape or not out_shape:
+        return None
+    in_scale, zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
+    buffers = [s.BufferT() for _ in range(5)]
+    for k, values in enumerate((begin, end, strides), start=1):
+        buffers[k].data = list(np.array(values, np.int32).view(np.uint8))
+    tensors = [schema_tensor(s, "input", shape, s.TensorType.INT8, 0, [in_scale], zp),
+               *(schema_tensor(s, name, (n,), s.TensorType.INT32, k)
+                 for k, name in enumerate(("begin", "end", "strides"), start=1)),
+               schema_tensor(s, "output", out_shape, s.TensorType.INT8, 4, [in_scale], zp)]
+    options = s.StridedSliceOptionsT()
+    options.beginMask, options.endMask, options.shrinkAxisMask = begin_mask, end_mask, shrink
+    return _finish(s, tensors, buffers, "STRIDED_SLICE", [0, 1, 2, 3], options,
+                   s.BuiltinOptions.StridedSliceOptions), shape
+
+
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
@@ -183,6 +227,8 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
         return mean_case(rng)
     if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         return pool_case(op, rng)
+    if op == "STRIDED_SLICE":
+        return slice_case(rng)
     s = _schema()
     INT8, INT32 = s.TensorType.INT8, s.TensorType.INT32
     in_scale = float(rng.uniform(0.005, 0.1))
@@ -441,3 +487,36 @@ def test_dsp_kernels_equal_tflm_on_the_emulated_cortex_m4(cases, tmp_path):
         qemu.kill()
         qemu.wait()
     assert lines and lines[-1] == "DONE failed=0", "\n".join(lines[-20:])
+
+
+def _one_index(model):
+    """begin, end and strides of one element each, for a 2-D or larger input"""
+    graph = model.subgraphs[0]
+    for k in (1, 2, 3):
+        graph.tensors[k].shape = [1]
+        model.buffers[k].data = model.buffers[k].data[:4]
+
+
+@pytest.mark.parametrize("mutation, message", [
+    (lambda m: setattr(m.subgraphs[0].operators[0].builtinOptions, "ellipsisMask", 1),
+     "ellipsisMask is set"),
+    (lambda m: setattr(m.subgraphs[0].operators[0].builtinOptions, "newAxisMask", 1),
+     "newAxisMask is set"),
+    (lambda m: setattr(m.buffers[3], "data", [0] * len(m.buffers[3].data)), "a stride is 0"),
+    (_one_index, "do not fit"),
+    (lambda m: setattr(m.subgraphs[0].tensors[4], "shape", [99]), "is not the"),
+])
+def test_a_strided_slice_the_kernel_cannot_run_is_refused_by_name(mutation, message):
+    from edgecnn.errors import UnsupportedModelError
+
+    s = _schema()
+    rng = np.random.default_rng(7)
+    drawn = None
+    while drawn is None or len(drawn[1]) < 2:
+        drawn = slice_case(rng)
+    model = s.ModelT.InitFromPackedBuf(drawn[0], 0)
+    mutation(model)
+    builder = flatbuffers.Builder(4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(UnsupportedModelError, match=rf"STRIDED_SLICE\): .*{message}"):
+        lower(read_tflite(bytes(builder.Output())))

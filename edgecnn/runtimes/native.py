@@ -32,6 +32,8 @@ from .native_kernels import (  # noqa: F401  (re-exported: the lowering's pieces
     conv_weight_layout,
     folded_bias,
     kernel_sources,
+    strided_slice_bounds,
+    strided_slice_count,
 )
 from .native_quant import activation_range, quantize_multiplier  # noqa: F401
 
@@ -89,6 +91,32 @@ def _check(m: TfliteModel) -> None:
 
 
 _SPATIAL = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESIZE_BILINEAR"}
+
+
+def _validate_strided_slice(op: Operator, T, refuse) -> None:
+    """STRIDED_SLICE as TFLM runs it: constant int32 begin, end and strides, one index for
+    every dimension of an input of at most four (TFLM's limits; it reads one index per input
+    dimension, as converters write them), no zero stride, no ellipsis, new axis or offset, and
+    an output of the elements the slice walks."""
+    opts = op.options
+    if len(op.inputs) < 4 or any(i < 0 or not T[i].is_constant or T[i].dtype != "int32"
+                                 for i in op.inputs[1:4]):
+        raise refuse(op, "its begin, end and strides are not int32 constants")
+    shape = T[op.inputs[0]].shape
+    begin, end, strides = (T[i].values().reshape(-1).tolist() for i in op.inputs[1:4])
+    if len(shape) > 4 or not len(begin) == len(end) == len(strides) == len(shape):
+        raise refuse(op, f"begin {begin}, end {end} and strides {strides} do not fit a "
+                         f"{len(shape)}-D input of at most 4 dimensions (TFLM's limit)")
+    if 0 in strides:
+        raise refuse(op, f"a stride is 0 ({strides})")
+    for key in ("ellipsisMask", "newAxisMask", "offset"):
+        if opts.get(key):
+            raise refuse(op, f"{key} is set, which the native kernel does not implement")
+    bounds = strided_slice_bounds(shape, begin, end, strides, opts.get("beginMask", 0),
+                                  opts.get("endMask", 0), opts.get("shrinkAxisMask", 0))
+    if strided_slice_count(bounds) != T[op.outputs[0]].elements:
+        raise refuse(op, f"output {T[op.outputs[0]].shape} is not the {strided_slice_count(bounds)}"
+                         f" elements the slice takes from {shape}")
 
 
 def _validate(m: TfliteModel) -> None:
@@ -180,6 +208,8 @@ def _validate(m: TfliteModel) -> None:
             if T[op.outputs[0]].elements != kept:
                 raise refuse(op, f"output {y_shape} is not {x_shape} reduced over "
                                  f"{sorted(resolved)}")
+        if name == "STRIDED_SLICE":
+            _validate_strided_slice(op, T, refuse)
         if name in ("PAD", "PADV2"):
             x_shape, y_shape = T[op.inputs[0]].shape, T[op.outputs[0]].shape
             pads = T[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else None

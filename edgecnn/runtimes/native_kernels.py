@@ -161,6 +161,7 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
                                "reluish_exponent"),
     "EdgecnnActivationParams": ("count", "input_zero_point", "input_range_radius",
                                 "input_multiplier", "input_left_shift"),
+    "EdgecnnStridedSliceParams": ("in_dims", "start", "stop", "stride"),
 }
 
 
@@ -631,3 +632,66 @@ def _lower_hard_swish(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> 
               _int16_multiplier(relu_m), relu_e)
     return Layer(op.index, name, "EdgecnnHardSwishParams",
                  _fields("EdgecnnHardSwishParams", fields), (), in1, -1, "", out)
+
+
+def strided_slice_bounds(shape, begin, end, strides, begin_mask: int, end_mask: int,
+                         shrink_axis_mask: int) -> list[tuple[int, int, int]]:
+    """(start, stop, stride) of each of the five dimensions reference_ops::StridedSlice walks:
+    the shape and the indices padded on the left to five dimensions (StridedSlicePadIndices:
+    a padded dimension whole), then StridedSliceStartForAxis and StridedSliceEndForAxis —
+    a negative index counted from the end, clamped to the dimension, a masked begin or end the
+    dimension's first or last, a shrunk axis one element."""
+    pad = 5 - len(shape)
+    dims = [1] * pad + list(shape)
+    begin, end = [0] * pad + list(begin), [1] * pad + list(end)
+    strides = [1] * pad + list(strides)
+    whole = (1 << pad) - 1
+    begin_mask, end_mask = (begin_mask << pad) | whole, (end_mask << pad) | whole
+    shrink_axis_mask <<= pad
+
+    def clamp(v: int, size: int, stride: int) -> int:
+        lo, hi = (0, size) if stride > 0 else (-1, size - 1)
+        return min(max(v, lo), hi)
+
+    bounds = []
+    for axis, (size, stride) in enumerate(zip(dims, strides, strict=True)):
+        start = begin[axis] + (size if begin[axis] < 0 else 0)
+        start = clamp(start, size, stride)
+        if begin_mask & (1 << axis):
+            start = 0 if stride > 0 else size - 1
+        if shrink_axis_mask & (1 << axis):
+            stop = start if start >= size else start + 1
+        else:
+            stop = clamp(end[axis] + (size if end[axis] < 0 else 0), size, stride)
+            if end_mask & (1 << axis):
+                stop = size if stride > 0 else -1
+        bounds.append((start, stop, stride))
+    return bounds
+
+
+def strided_slice_count(bounds: list[tuple[int, int, int]]) -> int:
+    """The elements the walk over ``bounds`` writes."""
+    count = 1
+    for start, stop, stride in bounds:
+        count *= max(0, -(-(stop - start) // stride))
+    return count
+
+
+@lowers("STRIDED_SLICE", "StridedSliceOptions", "strided_slice", "edgecnn_slice_s8.c")
+def _lower_strided_slice(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """STRIDED_SLICE with constant begin, end and strides (native.py's checks refuse the
+    rest): the walk's bounds per dimension."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    begin, end, strides = (T[i].values().reshape(-1).tolist() for i in op.inputs[1:4])
+    bounds = strided_slice_bounds(x.shape, begin, end, strides, o.get("beginMask", 0),
+                                  o.get("endMask", 0), o.get("shrinkAxisMask", 0))
+
+    def c_array(values) -> str:
+        return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+    fields = (c_array([1] * (5 - len(x.shape)) + list(x.shape)),
+              c_array(b[0] for b in bounds), c_array(b[1] for b in bounds),
+              c_array(b[2] for b in bounds))
+    return Layer(op.index, name, "EdgecnnStridedSliceParams",
+                 _fields("EdgecnnStridedSliceParams", fields), (), in1, -1, "", out)
