@@ -145,6 +145,13 @@ typedef struct {
 } EdgecnnMeanParams;
 
 typedef struct {
+  int32_t count;
+  int32_t input_zero_point, output_zero_point;
+  int32_t identity_multiplier, identity_shift; /* input scale / output scale */
+  int32_t alpha_multiplier, alpha_shift;       /* input scale * alpha / output scale */
+} EdgecnnLeakyReluParams;
+
+typedef struct {
   int32_t in_dims[5]; /* the input's shape, padded on the left to five dimensions */
   /* per dimension, as TFLM's reference computes them: the first index, the index the walk
    * stops before (in the stride's direction) and the step (negative: backwards) */
@@ -179,6 +186,7 @@ void edgecnn_mean_s8(const EdgecnnMeanParams* p, const int8_t* input, int8_t* ou
                      void* scratch);
 void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
+void edgecnn_leaky_relu_s8(const EdgecnnLeakyReluParams* p, const int8_t* input, int8_t* output);
 void edgecnn_strided_slice_s8(const EdgecnnStridedSliceParams* p, const int8_t* input,
                               int8_t* output);
 void edgecnn_hard_swish_s8(const EdgecnnHardSwishParams* p, const int8_t* input, int8_t* output);

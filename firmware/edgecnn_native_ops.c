@@ -99,3 +99,8 @@ void edgecnn_native_strided_slice(const EdgecnnNativeLayer* l, int8_t* arena) {
   edgecnn_strided_slice_s8((const EdgecnnStridedSliceParams*)l->params, input1(l, arena),
                            output(l, arena));
 }
+
+void edgecnn_native_leaky_relu(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_leaky_relu_s8((const EdgecnnLeakyReluParams*)l->params, input1(l, arena),
+                        output(l, arena));
+}

@@ -24,7 +24,7 @@ from edgecnn.tflite_model import _schema, read_tflite
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
          "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60, "MUL": 60,
          "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80, "AVERAGE_POOL_2D": 80,
-         "MAX_POOL_2D": 60, "STRIDED_SLICE": 120}
+         "MAX_POOL_2D": 60, "STRIDED_SLICE": 120, "LEAKY_RELU": 60}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
@@ -32,7 +32,8 @@ KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwi
                    "logistic": "edgecnn_logistic_s8", "tanh": "edgecnn_tanh_s8",
                    "mean": "edgecnn_mean_s8", "hard_swish": "edgecnn_hard_swish_s8",
                    "average_pool": "edgecnn_average_pool_s8", "max_pool": "edgecnn_max_pool_s8",
-                   "strided_slice": "edgecnn_strided_slice_s8"}
+                   "strided_slice": "edgecnn_strided_slice_s8",
+                   "leaky_relu": "edgecnn_leaky_relu_s8"}
 # every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
 EVERY_INPUT = ("LOGISTIC", "TANH", "HARD_SWISH")
 
@@ -94,11 +95,16 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
         tensors = [schema_tensor(s, "input", (2, 128), INT8, 0, [in_scale], in_zp),
                    schema_tensor(s, "output", (2, 128), INT8, 1, *out_q)]
         return _finish(s, tensors, buffers, op, [0]), (2, 128)
-    if op in ("RELU", "RELU6", "QUANTIZE"):
+    if op in ("RELU", "RELU6", "QUANTIZE", "LEAKY_RELU"):
         out_scale = in_scale if rng.random() < 0.3 else float(rng.uniform(0.005, 0.2))
         out_zp = in_zp if out_scale == in_scale else int(rng.integers(-128, 128))
         tensors = [schema_tensor(s, "input", shape, INT8, 0, [in_scale], in_zp),
                    schema_tensor(s, "output", shape, INT8, 1, [out_scale], out_zp)]
+        if op == "LEAKY_RELU":        # the slopes Keras users pick, and steeper ones
+            options = s.LeakyReluOptionsT()
+            options.alpha = float(rng.choice([0.01, 0.1, 0.2, 0.3, rng.uniform(0, 1.5)]))
+            return _finish(s, tensors, buffers, op, [0], options,
+                           s.BuiltinOptions.LeakyReluOptions), shape
         return _finish(s, tensors, buffers, op, [0]), shape
     pads = rng.integers(0, 4, (rank, 2))
     buffers[1].data = list(pads.astype(np.int32).reshape(-1).view(np.uint8))
@@ -221,7 +227,8 @@ def slice_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
-    if op in ("RELU", "RELU6", "QUANTIZE", "PAD", "PADV2", "ADD", "SUB", "MUL", *EVERY_INPUT):
+    if op in ("RELU", "RELU6", "QUANTIZE", "LEAKY_RELU", "PAD", "PADV2", "ADD", "SUB", "MUL",
+              *EVERY_INPUT):
         return elementwise_case(op, rng)
     if op == "MEAN":
         return mean_case(rng)

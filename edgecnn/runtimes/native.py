@@ -191,7 +191,8 @@ def _validate(m: TfliteModel) -> None:
             raise refuse(op, "it changes the number of elements")
         if name in ("ADD", "MUL", "SUB") and len(op.inputs) < 2:
             raise refuse(op, "it needs two inputs")
-        if name in ("RELU", "RELU6", "QUANTIZE", "LOGISTIC", "TANH", "HARD_SWISH") and \
+        if name in ("RELU", "RELU6", "QUANTIZE", "LOGISTIC", "TANH", "HARD_SWISH",
+                    "LEAKY_RELU") and \
                 T[op.inputs[0]].elements != T[op.outputs[0]].elements:
             raise refuse(op, "its input and output differ in size")
         if name == "MEAN":

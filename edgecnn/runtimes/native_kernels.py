@@ -162,6 +162,9 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
     "EdgecnnActivationParams": ("count", "input_zero_point", "input_range_radius",
                                 "input_multiplier", "input_left_shift"),
     "EdgecnnStridedSliceParams": ("in_dims", "start", "stop", "stride"),
+    "EdgecnnLeakyReluParams": ("count", "input_zero_point", "output_zero_point",
+                               "identity_multiplier", "identity_shift", "alpha_multiplier",
+                               "alpha_shift"),
 }
 
 
@@ -509,6 +512,24 @@ def _lower_relu6(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer
     fields = (y.elements, 0, 0, 0, 0, in_zp, max(-128, min(127, six)), 0)
     return Layer(op.index, name, "EdgecnnReluParams",
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+
+
+@lowers("LEAKY_RELU", "LeakyReluOptions", "leaky_relu", "edgecnn_activation_s8.c")
+def _lower_leaky_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+    """LEAKY_RELU (int8): LeakyReluPrepare's two multipliers, each quotient computed in float32
+    as TFLM computes it (input scale * alpha / output scale; input scale / output scale)."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    f32 = np.float32
+    alpha = f32(o.get("alpha", 0.0))
+    if not 0 <= alpha:
+        raise UnsupportedModelError(f"layer {op.index}: LEAKY_RELU with a negative alpha "
+                                    f"({float(alpha):g}) is not supported by the native runtime")
+    identity = quantize_multiplier(float(f32(in_scale) / f32(out_scale)))
+    slope = quantize_multiplier(float(f32(in_scale) * alpha / f32(out_scale)))
+    fields = (y.elements, in_zp, out_zp, identity[0], identity[1], slope[0], slope[1])
+    return Layer(op.index, name, "EdgecnnLeakyReluParams",
+                 _fields("EdgecnnLeakyReluParams", fields), (), in1, -1, "", out)
 
 
 @lowers("PAD", "PadOptions", "pad", "edgecnn_pad_s8.c")

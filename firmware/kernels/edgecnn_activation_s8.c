@@ -1,7 +1,9 @@
 /* LOGISTIC and TANH (reference_integer_ops::Logistic and Tanh for int8): the input, less its
  * zero point, saturates outside the radius; inside it is rescaled to a Q4.27 value and run
  * through gemmlowp's fixed-point logistic or tanh. HARD_SWISH (reference_ops::HardSwish for
- * int8): int16 fixed point throughout, as the reference computes it. */
+ * int8): int16 fixed point throughout, as the reference computes it. LEAKY_RELU
+ * (reference_ops::QuantizeLeakyRelu): the input less its zero point, rescaled by one multiplier
+ * from zero up and by the alpha one below. */
 #include <stddef.h>
 
 #include "edgecnn_fixedpoint.h"
@@ -100,5 +102,17 @@ void edgecnn_hard_swish_s8(const EdgecnnHardSwishParams* p, const int8_t* input,
     int16_t out = rounding_divide_by_pot16(sdhm16(reluish, preshift_output), -q.output_exponent);
     out = (int16_t)(out + q.output_zero_point);
     output[i] = (int8_t)(out > 127 ? 127 : out < -128 ? -128 : out);
+  }
+}
+
+/* --- LEAKY_RELU ------------------------------------------------------------------------------ */
+
+void edgecnn_leaky_relu_s8(const EdgecnnLeakyReluParams* p, const int8_t* input, int8_t* output) {
+  const EdgecnnLeakyReluParams q = *p;
+  for (int32_t i = 0; i < q.count; ++i) {
+    const int32_t x = (int32_t)input[i] - q.input_zero_point;
+    const int32_t y = x >= 0 ? scale_by_multiplier(x, q.identity_multiplier, q.identity_shift)
+                             : scale_by_multiplier(x, q.alpha_multiplier, q.alpha_shift);
+    output[i] = (int8_t)clamp32(y + q.output_zero_point, -128, 127);
   }
 }
