@@ -114,9 +114,10 @@ def _validate_strided_slice(op: Operator, T, refuse) -> None:
             raise refuse(op, f"{key} is set, which the native kernel does not implement")
     bounds = strided_slice_bounds(shape, begin, end, strides, opts.get("beginMask", 0),
                                   opts.get("endMask", 0), opts.get("shrinkAxisMask", 0))
-    if strided_slice_count(bounds) != T[op.outputs[0]].elements:
-        raise refuse(op, f"output {T[op.outputs[0]].shape} is not the {strided_slice_count(bounds)}"
-                         f" elements the slice takes from {shape}")
+    count = strided_slice_count(bounds)
+    if count != T[op.outputs[0]].elements:
+        raise refuse(op, f"output {T[op.outputs[0]].shape} is not the {count} elements the "
+                         f"slice takes from {shape}")
 
 
 def _validate(m: TfliteModel) -> None:

@@ -179,6 +179,11 @@ def _q(t: Tensor) -> tuple[float, int]:
     return (t.scales[0] if t.scales else 0.0), (t.zero_points[0] if t.zero_points else 0)
 
 
+def _c_array(values) -> str:
+    """A fixed-size int32 field's initialiser: {1, 2, 3}."""
+    return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+
 def _arr(name: str, ctype: str, values) -> ConstArray:
     return ConstArray(name, ctype, tuple(int(v) for v in np.asarray(values).reshape(-1)))
 
@@ -543,11 +548,8 @@ def _lower_pad(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     value = (int(T[op.inputs[2]].values().reshape(-1)[0])
              if name == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0 else out_zp)
 
-    def dims(values) -> str:
-        return "{" + ", ".join(str(int(v)) for v in values) + "}"
-
-    fields = (dims([1] * lead + list(x.shape)), dims([1] * lead + list(y.shape)),
-              dims([0] * lead + list(pads[:, 0])), value)
+    fields = (_c_array([1] * lead + list(x.shape)), _c_array([1] * lead + list(y.shape)),
+              _c_array([0] * lead + list(pads[:, 0])), value)
     return Layer(op.index, name, "EdgecnnPadParams",
                  _fields("EdgecnnPadParams", fields), (), in1, -1, "", out)
 
@@ -617,10 +619,7 @@ def _lower_mean(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
     multiplier, shift = mean_multiplier(in_scale, out_scale, reduced)
     sum_offset = (in_zp * reduced + 2 ** 31) % 2 ** 32 - 2 ** 31
 
-    def c_array(values) -> str:
-        return "{" + ", ".join(str(int(v)) for v in values) + "}"
-
-    fields = (c_array(dims), c_array(steps), y.elements, sum_offset, out_zp, multiplier, shift)
+    fields = (_c_array(dims), _c_array(steps), y.elements, sum_offset, out_zp, multiplier, shift)
     return Layer(op.index, name, "EdgecnnMeanParams", _fields("EdgecnnMeanParams", fields),
                  (), in1, -1, "", out)
 
@@ -708,11 +707,8 @@ def _lower_strided_slice(m: TfliteModel, op: Operator, offsets: dict[int, int]) 
     bounds = strided_slice_bounds(x.shape, begin, end, strides, o.get("beginMask", 0),
                                   o.get("endMask", 0), o.get("shrinkAxisMask", 0))
 
-    def c_array(values) -> str:
-        return "{" + ", ".join(str(int(v)) for v in values) + "}"
-
-    fields = (c_array([1] * (5 - len(x.shape)) + list(x.shape)),
-              c_array(b[0] for b in bounds), c_array(b[1] for b in bounds),
-              c_array(b[2] for b in bounds))
+    fields = (_c_array([1] * (5 - len(x.shape)) + list(x.shape)),
+              _c_array(b[0] for b in bounds), _c_array(b[1] for b in bounds),
+              _c_array(b[2] for b in bounds))
     return Layer(op.index, name, "EdgecnnStridedSliceParams",
                  _fields("EdgecnnStridedSliceParams", fields), (), in1, -1, "", out)

@@ -11,14 +11,13 @@ static inline int8_t output_value(const EdgecnnConvParams* q, const int32_t* bia
                                   int32_t acc) {
   int32_t v;
   if (q->requant) {
-    const int32_t* r = q->requant + EDGECNN_RQ_WORDS * c;
-    v = requant_table_value(acc + r[EDGECNN_RQ_BIAS], r[EDGECNN_RQ_MULTIPLIER],
-                            r[EDGECNN_RQ_ROUNDING], r[EDGECNN_RQ_EXPONENT]);
+    const RequantWords k = requant_words(q->requant + EDGECNN_RQ_WORDS * c);
+    v = requant_table_value(acc + k.bias, k.multiplier, k.rounding, k.exponent);
   } else {
     v = scale_by_multiplier(bias ? acc + bias[c] : acc, q->multiplier[c], q->shift[c]) +
         q->output_offset;
   }
-  return (int8_t)clamp32(v, q->act_min, q->act_max);
+  return (int8_t)clamp_activation(v, q->act_min, q->act_max);
 }
 
 /* Four channels of one tap with the input offset added: a_k += w_k * (in_k + offset) (the
@@ -119,26 +118,10 @@ static inline void quad_taps(const int8_t* const tap[9], int32_t c, int32_t broa
   *s0 = a0, *s1 = a1, *s2 = a2, *s3 = a3;
 }
 
-/* Four channels' sums (folded bias not yet added) to int8 at out[c..c + 3]. */
+/* Four channels' sums (folded bias not yet added) to int8 at out[c..c + 3]: the four
+ * values made before any store (an int8_t store may alias the constants). */
 static inline void store_quad(const EdgecnnConvParams* q, int32_t c, int32_t a0, int32_t a1,
                               int32_t a2, int32_t a3, int8_t* out) {
-  const int32_t lo = q->act_min, hi = q->act_max;
-  if (q->requant) {
-    const int32_t* r = q->requant + EDGECNN_RQ_WORDS * c;
-    RequantWords k = requant_words(r);
-    out[c] = (int8_t)clamp_activation(
-        requant_table_value(a0 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
-    k = requant_words(r + EDGECNN_RQ_WORDS);
-    out[c + 1] = (int8_t)clamp_activation(
-        requant_table_value(a1 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
-    k = requant_words(r + 2 * EDGECNN_RQ_WORDS);
-    out[c + 2] = (int8_t)clamp_activation(
-        requant_table_value(a2 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
-    k = requant_words(r + 3 * EDGECNN_RQ_WORDS);
-    out[c + 3] = (int8_t)clamp_activation(
-        requant_table_value(a3 + k.bias, k.multiplier, k.rounding, k.exponent), lo, hi);
-    return;
-  }
   const int8_t o0 = output_value(q, q->folded_bias, c, a0);
   const int8_t o1 = output_value(q, q->folded_bias, c + 1, a1);
   const int8_t o2 = output_value(q, q->folded_bias, c + 2, a2);

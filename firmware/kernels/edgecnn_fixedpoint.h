@@ -53,12 +53,6 @@ static inline int32_t scale_by_multiplier(int32_t x, int32_t multiplier, int32_t
   return rounding_divide_by_pot(doubling_high_mul(wrap_shl(x, left), multiplier), right);
 }
 
-/* acc (its bias added) to the output's int8 */
-static inline int8_t requantize_value(int32_t acc, int32_t multiplier, int32_t shift,
-                                      int32_t output_offset, int32_t lo, int32_t hi) {
-  return (int8_t)clamp32(scale_by_multiplier(acc, multiplier, shift) + output_offset, lo, hi);
-}
-
 static inline int8_t requantize(int32_t acc, const int32_t* bias, int32_t c, int32_t multiplier,
                                 int32_t shift, int32_t output_offset, int32_t lo, int32_t hi) {
   if (bias) acc += bias[c];
