@@ -43,6 +43,10 @@ typedef struct {
    * channel, made on the host for a layer whose every channel shifts right by 1 to 23 bits;
    * bias, multiplier, shift and folded_bias are then NULL. NULL for any other layer. */
   const int32_t* requant;
+  /* CONV_2D only: 1 when the window keeps the two pixels' inputs as int8 (half the scratch,
+   * widened in the loop: the host planner's choice where the window sets the arena's peak),
+   * 0 for int16 */
+  int32_t narrow_window;
 } EdgecnnConvParams;
 
 typedef struct {
@@ -159,9 +163,12 @@ typedef struct {
 } EdgecnnStridedSliceParams;
 
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
- * plans the same figures: CONV_2D 4 * (k_h * k_w * in_c rounded up to a multiple of 4);
- * DEPTHWISE_CONV_2D 4 * out_c (the 3x3 kernel uses in_c of them); FULLY_CONNECTED none). */
+ * plans the same figures: CONV_2D 4 (narrow window: 2) * (k_h * k_w * in_c rounded up to a
+ * multiple of 4); DEPTHWISE_CONV_2D 4 * out_c (the 3x3 kernel uses in_c of them), or in place
+ * (output == input: the 3x3 kernel, stride 1, no dilation, one output per input channel) in_c
+ * rounded up to a multiple of 4 plus two input rows; FULLY_CONNECTED none). */
 int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p);
+int32_t edgecnn_depthwise_conv_s8_scratch_bytes(const EdgecnnConvParams* p, int in_place);
 int32_t edgecnn_mean_s8_scratch_bytes(const EdgecnnMeanParams* p);
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                      void* scratch);

@@ -130,7 +130,7 @@ PARAM_FIELDS: dict[str, tuple[str, ...]] = {
         "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
         "dilation_h", "dilation_w", "pad_h", "pad_w", "depth_multiplier", "input_offset",
         "output_offset", "act_min", "act_max", "weights", "bias", "multiplier", "shift",
-        "folded_bias", "quad_taps", "requant"),
+        "folded_bias", "quad_taps", "requant", "narrow_window"),
     "EdgecnnFullyConnectedParams": (
         "batches", "in_depth", "out_depth", "input_offset", "filter_offset", "output_offset",
         "act_min", "act_max", "weights", "bias", "multiplier", "shift", "folded_bias",
@@ -189,8 +189,22 @@ def _arr(name: str, ctype: str, values) -> ConstArray:
 
 
 
-LowerFn = Callable[[TfliteModel, Operator, dict[int, int]], Layer]
-ScratchFn = Callable[[TfliteModel, Operator], int]
+@dataclass(frozen=True)
+class LayerChoice:
+    """What the memory planner chose for one layer: its output written over an input that dies
+    there (``in_place``: the elementwise kernels go index by index; the 3x3 depthwise kernel
+    keeps two input rows in its scratch), and a convolution's window of int8 inputs instead of
+    int16 (``narrow_window``: half the scratch, where the window sets the peak)."""
+
+    in_place: bool = False
+    narrow_window: bool = False
+
+
+LowerFn = Callable[[TfliteModel, Operator, dict[int, int], LayerChoice], Layer]
+ScratchFn = Callable[[TfliteModel, Operator, LayerChoice], int]
+# the positions of the inputs the output may be written over, best first (the planner takes
+# one that dies at this layer and is as large as the output)
+InPlaceFn = Callable[[TfliteModel, Operator], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,7 @@ class Kernel:
     source: str | None      # its file in firmware/kernels/; None: nothing runs (RESHAPE)
     lower: LowerFn
     scratch: ScratchFn
+    in_place: InPlaceFn
 
     @property
     def invoke(self) -> str:
@@ -214,12 +229,14 @@ KERNELS: dict[str, Kernel] = {}
 
 
 def lowers(builtin: str, options: str, family: str, source: str | None, *,
-           scratch: ScratchFn | None = None) -> Callable[[LowerFn], LowerFn]:
+           scratch: ScratchFn | None = None, in_place: InPlaceFn | None = None
+           ) -> Callable[[LowerFn], LowerFn]:
     """Register the decorated function as the lowering of ``builtin``."""
     def register(fn: LowerFn) -> LowerFn:
         if builtin in KERNELS:
             raise ValueError(f"{builtin} has a kernel already")
-        KERNELS[builtin] = Kernel(builtin, options, family, source, fn, scratch or _no_scratch)
+        KERNELS[builtin] = Kernel(builtin, options, family, source, fn, scratch or _no_scratch,
+                                  in_place or _never_in_place)
         return fn
     return register
 
@@ -242,26 +259,66 @@ def _site(m: TfliteModel, op: Operator, offsets: dict[int, int]):
             f"l{op.index}", offsets.get(op.inputs[0], -1), offsets[op.outputs[0]])
 
 
-def _conv_scratch(m: TfliteModel, op: Operator) -> int:
-    """edgecnn_conv_s8_scratch_bytes(): two pixels' int16 windows, each a multiple of 4
-    values."""
+def _conv_scratch(m: TfliteModel, op: Operator, choice: LayerChoice) -> int:
+    """edgecnn_conv_s8_scratch_bytes(): two pixels' windows of int16 (narrow: int8) inputs,
+    each a multiple of 4 values."""
     w = m.tensors[op.inputs[1]].shape
-    return 2 * 2 * ((w[1] * w[2] * w[3] + 3) & ~3)
+    return (2 if choice.narrow_window else 4) * ((w[1] * w[2] * w[3] + 3) & ~3)
 
 
-def _depthwise_scratch(m: TfliteModel, op: Operator) -> int:
-    """edgecnn_depthwise_conv_s8_scratch_bytes(): one int32 sum per output channel."""
-    return 4 * m.tensors[op.outputs[0]].shape[-1]
+def _depthwise_scratch(m: TfliteModel, op: Operator, choice: LayerChoice) -> int:
+    """The general kernel: one int32 sum per output channel; the 3x3 kernel: a row of the
+    input's zero point (in_c bytes), and in place two input rows after it."""
+    _, _, in_w, in_c = m.tensors[op.inputs[0]].shape
+    out_c = m.tensors[op.outputs[0]].shape[-1]
+    if choice.in_place:
+        return ((in_c + 3) & ~3) + 2 * in_w * in_c
+    return 4 * out_c
 
 
-def _no_scratch(m: TfliteModel, op: Operator) -> int:
+def _no_scratch(m: TfliteModel, op: Operator, choice: LayerChoice) -> int:
     return 0
+
+
+def _never_in_place(m: TfliteModel, op: Operator) -> tuple[int, ...]:
+    return ()
+
+
+def _elementwise_in_place(m: TfliteModel, op: Operator) -> tuple[int, ...]:
+    """Kernels that read element i of each input before they write element i of the output,
+    and nothing else there: any non-constant input of the output's size."""
+    T = m.tensors
+    size = T[op.outputs[0]].nbytes
+    return tuple(k for k, i in enumerate(op.inputs)
+                 if i >= 0 and not T[i].is_constant and T[i].nbytes == size)
+
+
+def _quad_taps(m: TfliteModel, op: Operator) -> bool:
+    """DEPTHWISE_CONV_2D runs on edgecnn's 3x3 kernel: 3x3, one output channel per input
+    channel in fours, or a channel multiplier that is a multiple of four."""
+    w = m.tensors[op.inputs[1]].shape
+    in_c, out_c = m.tensors[op.inputs[0]].shape[-1], m.tensors[op.outputs[0]].shape[-1]
+    mult = out_c // in_c
+    return w[1] == w[2] == 3 and ((mult == 1 and in_c % 4 == 0) or mult % 4 == 0)
+
+
+def _depthwise_in_place(m: TfliteModel, op: Operator) -> tuple[int, ...]:
+    """The 3x3 kernel with stride 1, no dilation and one output per input channel writes its
+    output over its input: output row y lands on input rows up to y, and the kernel reads
+    rows y - 1 and y from the two it saved in its scratch before overwriting them."""
+    o = op.options
+    x, y = m.tensors[op.inputs[0]], m.tensors[op.outputs[0]]
+    ok = (_quad_taps(m, op) and x.shape[-1] == y.shape[-1] and x.nbytes >= y.nbytes
+          and o.get("strideH", 1) == o.get("strideW", 1) == 1
+          and (o.get("dilationHFactor", 1) or 1) == (o.get("dilationWFactor", 1) or 1) == 1)
+    return (0,) if ok else ()
 
 
 @lowers("CONV_2D", "Conv2DOptions", "conv", "edgecnn_conv_s8.c", scratch=_conv_scratch)
 @lowers("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", "depthwise_conv",
-        "edgecnn_depthwise_conv_s8.c", scratch=_depthwise_scratch)
-def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+        "edgecnn_depthwise_conv_s8.c", scratch=_depthwise_scratch, in_place=_depthwise_in_place)
+def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                       choice: LayerChoice) -> Layer:
     """CONV_2D and DEPTHWISE_CONV_2D: per-channel multipliers, CONV_2D's weights in the DSP
     loop's order and its bias folded."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
@@ -283,8 +340,7 @@ def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
     weights = w.values()
     # depthwise 3x3, one output per input channel in fours, or a channel multiplier that is
     # a multiple of four: edgecnn's 3x3 kernel
-    quads = name == "DEPTHWISE_CONV_2D" and k_h == k_w == 3 and (
-        (mult == 1 and in_c % 4 == 0) or mult % 4 == 0)
+    quads = name == "DEPTHWISE_CONV_2D" and _quad_taps(m, op)
     stored = (conv_weight_layout(weights) if name == "CONV_2D" else
               depthwise_quad_layout(weights) if quads else weights)
     arrays = [_arr(f"{prefix}_weights", "int8_t", stored)]
@@ -312,7 +368,8 @@ def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
               _padding(o.get("padding", 0), sh, dh, in_h, k_h, out_h),
               _padding(o.get("padding", 0), sw, dw, in_w, k_w, out_w), mult, -in_zp, out_zp,
               act[0], act[1], f"{prefix}_weights", bias, multiplier, shift, folded, int(quads),
-              f"{prefix}_requant" if table is not None else "NULL")
+              f"{prefix}_requant" if table is not None else "NULL",
+              int(choice.narrow_window))
     return Layer(op.index, name, "EdgecnnConvParams",
                  _fields("EdgecnnConvParams", fields),
                  tuple(arrays), in1, -1, "", out)
@@ -320,7 +377,8 @@ def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
 
 @lowers("FULLY_CONNECTED", "FullyConnectedOptions", "fully_connected",
         "edgecnn_fully_connected_s8.c")
-def _lower_fully_connected(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_fully_connected(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                           choice: LayerChoice) -> Layer:
     """FULLY_CONNECTED: per tensor (one multiplier) or per channel; symmetric weights fold the
     input offset into the bias."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
@@ -349,7 +407,8 @@ def _lower_fully_connected(m: TfliteModel, op: Operator, offsets: dict[int, int]
 
 @lowers("AVERAGE_POOL_2D", "Pool2DOptions", "average_pool", "edgecnn_pooling_s8.c")
 @lowers("MAX_POOL_2D", "Pool2DOptions", "max_pool", "edgecnn_pooling_s8.c")
-def _lower_pool(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_pool(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                choice: LayerChoice) -> Layer:
     """AVERAGE_POOL_2D and MAX_POOL_2D."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -366,10 +425,14 @@ def _lower_pool(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                  in1, -1, "", out)
 
 
-@lowers("ADD", "AddOptions", "add", "edgecnn_elementwise_s8.c")
-@lowers("SUB", "SubOptions", "add", "edgecnn_elementwise_s8.c")
-@lowers("MUL", "MulOptions", "mul", "edgecnn_elementwise_s8.c")
-def _lower_add_sub_mul(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("ADD", "AddOptions", "add", "edgecnn_elementwise_s8.c",
+        in_place=_elementwise_in_place)
+@lowers("SUB", "SubOptions", "add", "edgecnn_elementwise_s8.c",
+        in_place=_elementwise_in_place)
+@lowers("MUL", "MulOptions", "mul", "edgecnn_elementwise_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_add_sub_mul(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                       choice: LayerChoice) -> Layer:
     """ADD, SUB (one kernel: a common scale, then the sum or the difference) and MUL, with a
     second input of the same shape or one value."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
@@ -419,7 +482,8 @@ def _lower_add_sub_mul(m: TfliteModel, op: Operator, offsets: dict[int, int]) ->
 
 @lowers("RESIZE_BILINEAR", "ResizeBilinearOptions", "resize_bilinear",
         "edgecnn_resize_concat_s8.c")
-def _lower_resize_bilinear(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_resize_bilinear(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                           choice: LayerChoice) -> Layer:
     """RESIZE_BILINEAR: the 10-bit fixed-point scales of ResizeBilinearInteger."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -438,7 +502,8 @@ def _lower_resize_bilinear(m: TfliteModel, op: Operator, offsets: dict[int, int]
 
 
 @lowers("CONCATENATION", "ConcatenationOptions", "concatenation", "edgecnn_resize_concat_s8.c")
-def _lower_concatenation(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_concatenation(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                         choice: LayerChoice) -> Layer:
     """CONCATENATION: each input's arena offset and the bytes it copies per outer step."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -458,8 +523,10 @@ def _lower_concatenation(m: TfliteModel, op: Operator, offsets: dict[int, int]) 
                  "", out)
 
 
-@lowers("SOFTMAX", "SoftmaxOptions", "softmax", "edgecnn_softmax_s8.c")
-def _lower_softmax(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("SOFTMAX", "SoftmaxOptions", "softmax", "edgecnn_softmax_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_softmax(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                   choice: LayerChoice) -> Layer:
     """SOFTMAX: SoftmaxPrepare's input multiplier, left shift and diff_min."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -478,15 +545,18 @@ def _lower_softmax(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Lay
 
 
 @lowers("RESHAPE", "ReshapeOptions", "reshape", None)
-def _lower_reshape(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_reshape(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                   choice: LayerChoice) -> Layer:
     """RESHAPE: nothing to run, the planner gives the output its input's bytes."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
     return Layer(op.index, name, "", (), (), in1, -1, "", out)
 
 
-@lowers("RELU", "NONE", "relu", "edgecnn_elementwise_s8.c")
-def _lower_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("RELU", "NONE", "relu", "edgecnn_elementwise_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_relu(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                choice: LayerChoice) -> Layer:
     """RELU (the input rescaled, clamped from 0)."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -497,8 +567,10 @@ def _lower_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
 
 
-@lowers("QUANTIZE", "NONE", "relu", "edgecnn_elementwise_s8.c")
-def _lower_quantize(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("QUANTIZE", "NONE", "relu", "edgecnn_elementwise_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_quantize(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                    choice: LayerChoice) -> Layer:
     """int8 QUANTIZE: a rescale, the RELU kernel without a clamp."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -508,8 +580,10 @@ def _lower_quantize(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> La
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
 
 
-@lowers("RELU6", "NONE", "relu", "edgecnn_elementwise_s8.c")
-def _lower_relu6(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("RELU6", "NONE", "relu", "edgecnn_elementwise_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_relu6(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                 choice: LayerChoice) -> Layer:
     """RELU6: the input clamped to its own 0 and 6."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -519,8 +593,10 @@ def _lower_relu6(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
 
 
-@lowers("LEAKY_RELU", "LeakyReluOptions", "leaky_relu", "edgecnn_activation_s8.c")
-def _lower_leaky_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("LEAKY_RELU", "LeakyReluOptions", "leaky_relu", "edgecnn_activation_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_leaky_relu(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                      choice: LayerChoice) -> Layer:
     """LEAKY_RELU (int8): LeakyReluPrepare's two multipliers, each quotient computed in float32
     as TFLM computes it (input scale * alpha / output scale; input scale / output scale)."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
@@ -539,7 +615,8 @@ def _lower_leaky_relu(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> 
 
 @lowers("PAD", "PadOptions", "pad", "edgecnn_pad_s8.c")
 @lowers("PADV2", "PadV2Options", "pad", "edgecnn_pad_s8.c")
-def _lower_pad(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_pad(m: TfliteModel, op: Operator, offsets: dict[int, int],
+               choice: LayerChoice) -> Layer:
     """PAD and PADV2: 4-D dims, the leading paddings and the padding value."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
@@ -555,9 +632,12 @@ def _lower_pad(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
 
 
 
-@lowers("LOGISTIC", "NONE", "logistic", "edgecnn_activation_s8.c")
-@lowers("TANH", "NONE", "tanh", "edgecnn_activation_s8.c")
-def _lower_logistic_tanh(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("LOGISTIC", "NONE", "logistic", "edgecnn_activation_s8.c",
+        in_place=_elementwise_in_place)
+@lowers("TANH", "NONE", "tanh", "edgecnn_activation_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_logistic_tanh(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                         choice: LayerChoice) -> Layer:
     """LOGISTIC and TANH (int8): LogisticPrepare / TanhPrepare's constants — the input scale
     times 2^27 split by frexp into a Q0.31 multiplier and a left shift (rounded as
     TfLiteRound rounds, half away from zero), and CalculateInputRadius(4, shift, 31)."""
@@ -579,7 +659,7 @@ def _lower_logistic_tanh(m: TfliteModel, op: Operator, offsets: dict[int, int]) 
                  _fields("EdgecnnActivationParams", fields), (), in1, -1, "", out)
 
 
-def _mean_scratch(m: TfliteModel, op: Operator) -> int:
+def _mean_scratch(m: TfliteModel, op: Operator, choice: LayerChoice) -> int:
     """edgecnn_mean_s8_scratch_bytes(): one int32 sum per output element."""
     return 4 * m.tensors[op.outputs[0]].elements
 
@@ -598,7 +678,8 @@ def mean_multiplier(in_scale: float, out_scale: float, reduced: int) -> tuple[in
 
 
 @lowers("MEAN", "ReducerOptions", "mean", "edgecnn_reduce_s8.c", scratch=_mean_scratch)
-def _lower_mean(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_mean(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                choice: LayerChoice) -> Layer:
     """MEAN over any constant set of axes of an input of at most 4 dimensions (keep_dims
     or not: the output's elements come in the same order)."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
@@ -631,8 +712,10 @@ def _int16_multiplier(multiplier: int) -> int:
     return (multiplier + (1 << 15)) >> 16
 
 
-@lowers("HARD_SWISH", "NONE", "hard_swish", "edgecnn_activation_s8.c")
-def _lower_hard_swish(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+@lowers("HARD_SWISH", "NONE", "hard_swish", "edgecnn_activation_s8.c",
+        in_place=_elementwise_in_place)
+def _lower_hard_swish(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                      choice: LayerChoice) -> Layer:
     """HARD_SWISH (int8): HardSwishPrepare's int16 multipliers — the input scale / 128 against
     the output scale and against 3 / 32768, each divided in float32 as TFLM divides them."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
@@ -698,7 +781,8 @@ def strided_slice_count(bounds: list[tuple[int, int, int]]) -> int:
 
 
 @lowers("STRIDED_SLICE", "StridedSliceOptions", "strided_slice", "edgecnn_slice_s8.c")
-def _lower_strided_slice(m: TfliteModel, op: Operator, offsets: dict[int, int]) -> Layer:
+def _lower_strided_slice(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                         choice: LayerChoice) -> Layer:
     """STRIDED_SLICE with constant begin, end and strides (native.py's checks refuse the
     rest): the walk's bounds per dimension."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,

@@ -1,7 +1,9 @@
 /* CONV_2D (reference_integer_ops::ConvPerChannel): two output pixels' inputs as int16 in one
  * interleaved window (a pointwise convolution's pixels widened where they are, any other's
  * receptive fields gathered), against pairs of output channels: 16 products per 18
- * instructions on a DSP core (LDRD, SXTB16, SMLAD). */
+ * instructions on a DSP core (LDRD, SXTB16, SMLAD). Where the host planner narrows it (the
+ * window sets the arena's peak), the window keeps the inputs as int8, half the bytes, widened
+ * in the loop: 16 products per 21 instructions. */
 #include <stddef.h>
 #include <string.h>
 
@@ -17,6 +19,33 @@
  * (0, 1), SXTB16 of the word rotated by 8 the pair (2, 3)), zeros past n. */
 static inline int32_t slot(int32_t position, int32_t lane) {
   return ((position >> 2) << 3) + (lane << 2) + (position & 3);
+}
+
+/* The narrow window: the same groups of four, as int8, each group's bytes in the weights'
+ * order 0, 2, 1, 3 (SXTB16 then gives the pairs (0, 1) and, rotated by 8, (2, 3)). */
+static inline int32_t slot8(int32_t position, int32_t lane) {
+  static const int8_t order[4] = {0, 2, 1, 3};
+  return ((position >> 2) << 3) + (lane << 2) + order[position & 3];
+}
+
+/* count int8 inputs into the narrow window at positions first.. of one lane (a word at a
+ * time where a group starts: bytes 1 and 2 swapped). */
+static void put_s8_narrow(const int8_t* in, int8_t* window, int32_t first, int32_t count,
+                          int32_t lane) {
+  int32_t k = 0;
+  if ((first & 3) == 0) {
+    for (; k + 4 <= count; k += 4) {
+      uint32_t v;
+      memcpy(&v, in + k, 4);
+      v = (v & 0xFF0000FFu) | ((v & 0x0000FF00u) << 8) | ((v >> 8) & 0x0000FF00u);
+      memcpy(window + slot8(first + k, lane), &v, 4);
+    }
+  }
+  for (; k < count; ++k) window[slot8(first + k, lane)] = in[k];
+}
+
+static void fill_narrow(int8_t* window, int32_t first, int32_t count, int32_t lane, int8_t value) {
+  for (int32_t k = 0; k < count; ++k) window[slot8(first + k, lane)] = value;
 }
 
 /* count int8 inputs as int16 at window positions first.. of one lane (the SIMD variant four
@@ -47,7 +76,7 @@ static void fill(int16_t* window, int32_t first, int32_t count, int32_t lane, in
 
 /* One output pixel's receptive field in its lane, in the weights' order ([kh][kw][in]); a tap
  * outside the input holds the input's zero point, which the folded bias cancels exactly. */
-static void gather(const EdgecnnConvParams* q, const int8_t* input, int32_t pixel, int16_t* window,
+static void gather(const EdgecnnConvParams* q, const int8_t* input, int32_t pixel, void* window,
                    int32_t lane) {
   const int32_t in_y0 = (pixel / q->out_w) * q->stride_h - q->pad_h;
   const int32_t in_x0 = (pixel % q->out_w) * q->stride_w - q->pad_w;
@@ -57,10 +86,18 @@ static void gather(const EdgecnnConvParams* q, const int8_t* input, int32_t pixe
     const int32_t iy = in_y0 + q->dilation_h * ky;
     for (int32_t kx = 0; kx < q->k_w; ++kx, position += in_c) {
       const int32_t ix = in_x0 + q->dilation_w * kx;
-      if (iy < 0 || iy >= q->in_h || ix < 0 || ix >= q->in_w) {
-        fill(window, position, in_c, lane, (int16_t)(-q->input_offset));
+      const int outside = iy < 0 || iy >= q->in_h || ix < 0 || ix >= q->in_w;
+      const int8_t* in = outside ? NULL : input + ((size_t)iy * q->in_w + ix) * in_c;
+      if (q->narrow_window) {
+        if (outside) {
+          fill_narrow((int8_t*)window, position, in_c, lane, (int8_t)(-q->input_offset));
+        } else {
+          put_s8_narrow(in, (int8_t*)window, position, in_c, lane);
+        }
+      } else if (outside) {
+        fill((int16_t*)window, position, in_c, lane, (int16_t)(-q->input_offset));
       } else {
-        put_s8(input + ((size_t)iy * q->in_w + ix) * in_c, window, position, in_c, lane);
+        put_s8(in, (int16_t*)window, position, in_c, lane);
       }
     }
   }
@@ -113,6 +150,56 @@ static inline void conv_pair(const int16_t* x, const int8_t* w, int32_t groups, 
   acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1;
 }
 
+/* conv_pair over the narrow window: each group's two words (pixel a's four int8 inputs, then
+ * b's) widened by SXTB16 in the loop. */
+static inline void conv_pair_narrow(const int8_t* x, const int8_t* w, int32_t groups,
+                                    int32_t acc[4]) {
+  int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+  const int8_t* const end = x + 8 * groups;
+  uint32_t a01, a23, b01, b23, wv, t;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldrd %[a01], %[b01], [%[x]], #8\n\t"
+      "sxtb16 %[a23], %[a01], ror #8\n\t"
+      "sxtb16 %[a01], %[a01]\n\t"
+      "sxtb16 %[b23], %[b01], ror #8\n\t"
+      "sxtb16 %[b01], %[b01]\n\t"
+      "ldr %[wv], [%[w]], #4\n\t"
+      "sxtb16 %[t], %[wv]\n\t"
+      "smlad %[a0], %[a01], %[t], %[a0]\n\t"
+      "smlad %[b0], %[b01], %[t], %[b0]\n\t"
+      "sxtb16 %[wv], %[wv], ror #8\n\t"
+      "smlad %[a0], %[a23], %[wv], %[a0]\n\t"
+      "smlad %[b0], %[b23], %[wv], %[b0]\n\t"
+      "ldr %[wv], [%[w]], #4\n\t"
+      "sxtb16 %[t], %[wv]\n\t"
+      "smlad %[a1], %[a01], %[t], %[a1]\n\t"
+      "smlad %[b1], %[b01], %[t], %[b1]\n\t"
+      "sxtb16 %[wv], %[wv], ror #8\n\t"
+      "smlad %[a1], %[a23], %[wv], %[a1]\n\t"
+      "smlad %[b1], %[b23], %[wv], %[b1]\n\t"
+      "cmp %[x], %[end]\n\t"
+      "bne 1b\n\t"
+      : [x] "+r"(x), [w] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1),
+        [a01] "=&r"(a01), [a23] "=&r"(a23), [b01] "=&r"(b01), [b23] "=&r"(b23), [wv] "=&r"(wv),
+        [t] "=&r"(t)
+      : [end] "r"(end)
+      : "cc", "memory");
+#else
+  /* inputs and weights in the same order 0, 2, 1, 3: plain dot products of the four bytes */
+  for (int32_t g = 0; g < groups; ++g, x += 8, w += 8) {
+    for (int32_t k = 0; k < 4; ++k) {
+      a0 += x[k] * w[k];
+      a1 += x[k] * w[4 + k];
+      b0 += x[4 + k] * w[k];
+      b1 += x[4 + k] * w[4 + k];
+    }
+  }
+#endif
+  acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1;
+}
+
 /* The sums of two pixels (a, b) x two channels (oc, oc + 1) to int8: acc = {a oc, a oc+1,
  * b oc, b oc+1}; `pair`: b is a pixel, `two`: oc + 1 is a channel. Each channel's constants
  * are read before any store (an int8_t store may alias them). */
@@ -146,8 +233,8 @@ static inline void store_block(const EdgecnnConvParams* q, int32_t oc, const int
 }
 
 int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p) {
-  /* the window: two pixels of n4 int16 values */
-  return 2 * 2 * ((p->k_h * p->k_w * p->in_c + 3) & ~3);
+  /* the window: two pixels of n4 int16 values (narrow: int8) */
+  return (p->narrow_window ? 2 : 4) * ((p->k_h * p->k_w * p->in_c + 3) & ~3);
 }
 
 /* reference_integer_ops::ConvPerChannel (one group). Σ w·(x + offset) + bias is computed as
@@ -162,18 +249,28 @@ void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* ou
   const int32_t groups = (n + 3) >> 2;
   const int pointwise = q.k_h == 1 && q.k_w == 1 && q.stride_h == 1 && q.stride_w == 1 &&
                         q.pad_h == 0 && q.pad_w == 0;
+  const int narrow = q.narrow_window;
   int16_t* window = (int16_t*)scratch;
-  for (int32_t lane = 0; lane < 2; ++lane) fill(window, n, 4 * groups - n, lane, 0);
+  int8_t* window8 = (int8_t*)scratch;
+  for (int32_t lane = 0; lane < 2; ++lane) {
+    if (narrow) {
+      fill_narrow(window8, n, 4 * groups - n, lane, 0);
+    } else {
+      fill(window, n, 4 * groups - n, lane, 0);
+    }
+  }
   const int32_t pixels = q.out_h * q.out_w;
   for (int32_t px = 0; px < pixels; px += 2) {
     const int32_t pair = px + 1 < pixels;
     /* a lone last pixel fills both lanes; the second's sums are not stored */
     for (int32_t lane = 0; lane < 2; ++lane) {
       const int32_t pixel = pair ? px + lane : px;
-      if (pointwise) {
-        put_s8(input + (size_t)pixel * q.in_c, window, 0, n, lane);
+      if (!pointwise) {
+        gather(&q, input, pixel, scratch, lane);
+      } else if (narrow) {
+        put_s8_narrow(input + (size_t)pixel * q.in_c, window8, 0, n, lane);
       } else {
-        gather(&q, input, pixel, window, lane);
+        put_s8(input + (size_t)pixel * q.in_c, window, 0, n, lane);
       }
     }
     int8_t* out_a = output + (size_t)px * q.out_c;
@@ -181,7 +278,11 @@ void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* ou
     const int8_t* w = q.weights;
     for (int32_t oc = 0; oc < q.out_c; oc += 2, w += 8 * groups) {
       int32_t acc[4] = {0, 0, 0, 0};
-      conv_pair(window, w, groups, acc);
+      if (narrow) {
+        conv_pair_narrow(window8, w, groups, acc);
+      } else {
+        conv_pair(window, w, groups, acc);
+      }
       store_block(&q, oc, acc, out_a, out_b, pair, oc + 1 < q.out_c);
     }
   }

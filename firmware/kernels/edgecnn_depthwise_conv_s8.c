@@ -136,25 +136,43 @@ static inline void store_quad(const EdgecnnConvParams* q, int32_t c, int32_t a0,
  * output pixel — a tap outside the input reads a row of the input's zero point, whose
  * products the folded offset cancels exactly, so the border needs no path of its own. The
  * weights per four channels, tap after tap, as int16 pairs (0, 2), (1, 3): one LDRD, no
- * widening. */
+ * widening.
+ * In place (output == input; the host plans it for stride 1, no dilation, one output per
+ * input channel): output row y lands on input rows up to y, so each input row is copied to one
+ * of two saved rows in the scratch before the output row of the same index overwrites it, and
+ * the taps read rows y - 1 and y from there. */
 static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                                 void* scratch) {
   const EdgecnnConvParams q = *p;
   const int32_t in_c = q.in_c, m = q.depth_multiplier, broadcast = m > 1;
+  const int in_place = input == output;
   int8_t* zero_point_row = (int8_t*)scratch;
   memset(zero_point_row, (int8_t)(-q.input_offset), (size_t)in_c);
+  const size_t row_bytes = (size_t)q.in_w * in_c;
+  int8_t* saved = zero_point_row + ((in_c + 3) & ~3); /* two input rows, in place only */
   for (int32_t oy = 0; oy < q.out_h; ++oy) {
     const int32_t in_y0 = oy * q.stride_h - q.pad_h;
+    if (in_place && oy < q.in_h) {
+      memcpy(saved + (size_t)(oy & 1) * row_bytes, input + (size_t)oy * row_bytes, row_bytes);
+    }
+    /* each tap row's first pixel: outside the input NULL, in place a saved row where the
+     * output has overwritten it (rows up to oy) */
+    const int8_t* rows[3];
+    for (int32_t ky = 0; ky < 3; ++ky) {
+      const int32_t iy = in_y0 + q.dilation_h * ky;
+      rows[ky] = iy < 0 || iy >= q.in_h ? NULL
+                 : in_place && iy <= oy ? saved + (size_t)(iy & 1) * row_bytes
+                                        : input + (size_t)iy * row_bytes;
+    }
     for (int32_t ox = 0; ox < q.out_w; ++ox) {
       const int32_t in_x0 = ox * q.stride_w - q.pad_w;
       /* each tap's input pixel (channel 0), or the zero-point row */
       const int8_t* tap[9];
       for (int32_t ky = 0; ky < 3; ++ky) {
-        const int32_t iy = in_y0 + q.dilation_h * ky;
         for (int32_t kx = 0; kx < 3; ++kx) {
           const int32_t ix = in_x0 + q.dilation_w * kx;
-          tap[3 * ky + kx] = iy >= 0 && iy < q.in_h && ix >= 0 && ix < q.in_w
-                                 ? input + ((size_t)iy * q.in_w + ix) * in_c
+          tap[3 * ky + kx] = rows[ky] != NULL && ix >= 0 && ix < q.in_w
+                                 ? rows[ky] + (size_t)ix * in_c
                                  : zero_point_row;
         }
       }
@@ -168,6 +186,12 @@ static void depthwise_3x3_quads(const EdgecnnConvParams* p, const int8_t* input,
       }
     }
   }
+}
+
+int32_t edgecnn_depthwise_conv_s8_scratch_bytes(const EdgecnnConvParams* p, int in_place) {
+  /* in place: the zero-point row, then two input rows; else an int32 sum per output channel
+   * (the 3x3 kernel's zero-point row fits in it) */
+  return in_place ? ((p->in_c + 3) & ~3) + 2 * p->in_w * p->in_c : 4 * p->out_c;
 }
 
 /* reference_integer_ops::DepthwiseConvPerChannel. With one output channel per input channel,
