@@ -162,6 +162,13 @@ typedef struct {
   int32_t start[5], stop[5], stride[5];
 } EdgecnnStridedSliceParams;
 
+/* QUANTIZE from float32 and DEQUANTIZE to float32: the int8 side's scale and zero point. */
+typedef struct {
+  int32_t count;
+  float scale;
+  int32_t zero_point;
+} EdgecnnAffineQuantizeParams;
+
 /* `scratch`: 4-byte aligned, as many bytes as the kernel's *_scratch_bytes() says (the host
  * plans the same figures: CONV_2D 4 (narrow window: 2) * (k_h * k_w * in_c rounded up to a
  * multiple of 4); DEPTHWISE_CONV_2D 4 * out_c (the 3x3 kernel uses in_c of them), or in place
@@ -197,6 +204,10 @@ void edgecnn_leaky_relu_s8(const EdgecnnLeakyReluParams* p, const int8_t* input,
 void edgecnn_strided_slice_s8(const EdgecnnStridedSliceParams* p, const int8_t* input,
                               int8_t* output);
 void edgecnn_hard_swish_s8(const EdgecnnHardSwishParams* p, const int8_t* input, int8_t* output);
+void edgecnn_quantize_f32_s8(const EdgecnnAffineQuantizeParams* p, const float* input,
+                             int8_t* output);
+void edgecnn_dequantize_s8_f32(const EdgecnnAffineQuantizeParams* p, const int8_t* input,
+                               float* output);
 
 /* The fixed-point primitives, exposed for the tests. */
 int32_t edgecnn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b);

@@ -54,6 +54,8 @@ void edgecnn_native_mean(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_logistic(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_hard_swish(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_tanh(const EdgecnnNativeLayer* layer, int8_t* arena);
+void edgecnn_native_quantize_float(const EdgecnnNativeLayer* layer, int8_t* arena);
+void edgecnn_native_dequantize(const EdgecnnNativeLayer* layer, int8_t* arena);
 
 #ifdef __cplusplus
 }

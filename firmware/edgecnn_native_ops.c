@@ -104,3 +104,14 @@ void edgecnn_native_leaky_relu(const EdgecnnNativeLayer* l, int8_t* arena) {
   edgecnn_leaky_relu_s8((const EdgecnnLeakyReluParams*)l->params, input1(l, arena),
                         output(l, arena));
 }
+
+/* the float edges: a float32 graph input or output in the arena (offsets are 16-byte aligned) */
+void edgecnn_native_quantize_float(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_quantize_f32_s8((const EdgecnnAffineQuantizeParams*)l->params,
+                          (const float*)(const void*)input1(l, arena), output(l, arena));
+}
+
+void edgecnn_native_dequantize(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_dequantize_s8_f32((const EdgecnnAffineQuantizeParams*)l->params, input1(l, arena),
+                            (float*)(void*)output(l, arena));
+}

@@ -14,13 +14,13 @@ namespace {
 alignas(16) int8_t arena[EDGECNN_ARENA_BYTES];
 static_assert(EDGECNN_ARENA_BYTES >= EDGECNN_NATIVE_PLAN_BYTES, "the arena holds the plan");
 
-EdgecnnTensor describe(int32_t offset, uint32_t bytes, const int32_t* dims, int32_t rank,
-                       float scale, int32_t zero_point) {
+EdgecnnTensor describe(int32_t offset, uint32_t bytes, int32_t type, const int32_t* dims,
+                       int32_t rank, float scale, int32_t zero_point) {
   EdgecnnTensor t;
   memset(&t, 0, sizeof(t));
   t.data = reinterpret_cast<uint8_t*>(arena + offset);
   t.bytes = bytes;
-  t.type = EDGECNN_TYPE_INT8;
+  t.type = type;
   t.rank = rank < EDGECNN_MAX_RANK ? rank : EDGECNN_MAX_RANK;
   for (int32_t i = 0; i < t.rank; ++i) t.dims[i] = dims[i];
   t.scale = scale;
@@ -44,16 +44,16 @@ int edgecnn_runtime_invoke(void) {
 
 EdgecnnTensor edgecnn_runtime_input(void) {
   static const int32_t dims[] = {EDGECNN_NATIVE_INPUT_DIMS};
-  return describe(EDGECNN_NATIVE_INPUT_OFFSET, EDGECNN_NATIVE_INPUT_BYTES, dims,
-                  sizeof(dims) / sizeof(dims[0]), EDGECNN_NATIVE_INPUT_SCALE,
-                  EDGECNN_NATIVE_INPUT_ZERO_POINT);
+  return describe(EDGECNN_NATIVE_INPUT_OFFSET, EDGECNN_NATIVE_INPUT_BYTES,
+                  EDGECNN_NATIVE_INPUT_TYPE, dims, sizeof(dims) / sizeof(dims[0]),
+                  EDGECNN_NATIVE_INPUT_SCALE, EDGECNN_NATIVE_INPUT_ZERO_POINT);
 }
 
 EdgecnnTensor edgecnn_runtime_output(void) {
   static const int32_t dims[] = {EDGECNN_NATIVE_OUTPUT_DIMS};
-  return describe(EDGECNN_NATIVE_OUTPUT_OFFSET, EDGECNN_NATIVE_OUTPUT_BYTES, dims,
-                  sizeof(dims) / sizeof(dims[0]), EDGECNN_NATIVE_OUTPUT_SCALE,
-                  EDGECNN_NATIVE_OUTPUT_ZERO_POINT);
+  return describe(EDGECNN_NATIVE_OUTPUT_OFFSET, EDGECNN_NATIVE_OUTPUT_BYTES,
+                  EDGECNN_NATIVE_OUTPUT_TYPE, dims, sizeof(dims) / sizeof(dims[0]),
+                  EDGECNN_NATIVE_OUTPUT_SCALE, EDGECNN_NATIVE_OUTPUT_ZERO_POINT);
 }
 
 uint32_t edgecnn_runtime_arena_allocated(void) { return (uint32_t)sizeof(arena); }

@@ -24,7 +24,8 @@ from edgecnn.tflite_model import _schema, read_tflite
 CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU": 60,
          "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60, "MUL": 60,
          "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80, "AVERAGE_POOL_2D": 80,
-         "MAX_POOL_2D": 60, "STRIDED_SLICE": 120, "LEAKY_RELU": 60}
+         "MAX_POOL_2D": 60, "STRIDED_SLICE": 120, "LEAKY_RELU": 60, "QUANTIZE_FLOAT": 60,
+         "DEQUANTIZE": 60}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
@@ -33,7 +34,12 @@ KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwi
                    "mean": "edgecnn_mean_s8", "hard_swish": "edgecnn_hard_swish_s8",
                    "average_pool": "edgecnn_average_pool_s8", "max_pool": "edgecnn_max_pool_s8",
                    "strided_slice": "edgecnn_strided_slice_s8",
-                   "leaky_relu": "edgecnn_leaky_relu_s8"}
+                   "leaky_relu": "edgecnn_leaky_relu_s8",
+                   "quantize_float": "edgecnn_quantize_f32_s8",
+                   "dequantize": "edgecnn_dequantize_s8_f32"}
+# the float edges' kernels take float pointers on one side
+INPUT_CAST = {"quantize_float": "(const float*)"}
+OUTPUT_CAST = {"dequantize": "(float*)"}
 # every int8 input of a one-input lookup-like kernel, once each: exhaustive per case
 EVERY_INPUT = ("LOGISTIC", "TANH", "HARD_SWISH")
 
@@ -224,12 +230,43 @@ def slice_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None
                    s.BuiltinOptions.StridedSliceOptions), shape
 
 
+def float_edge_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
+    """QUANTIZE from float32 to int8, or DEQUANTIZE from int8 to float32, on a random 1- to
+    4-D tensor; a third of the scales powers of two (so that inputs half-way between two
+    steps divide exactly, and TfLiteRound's halves are tested)."""
+    s = _schema()
+    rank = int(rng.integers(1, 5))
+    shape = tuple(int(d) for d in rng.integers(1, 9, rank))
+    scale = (2.0 ** -int(rng.integers(1, 9)) if rng.random() < 0.35
+             else float(rng.uniform(0.002, 0.3)))
+    zp = int(rng.integers(-128, 128))
+    int8 = schema_tensor(s, "int8", shape, s.TensorType.INT8, 0, [scale], zp)
+    real = schema_tensor(s, "float", shape, s.TensorType.FLOAT32, 0)
+    buffers = [s.BufferT()]
+    if op == "QUANTIZE_FLOAT":
+        return _finish(s, [real, int8], buffers, "QUANTIZE", [0]), shape
+    return _finish(s, [int8, real], buffers, "DEQUANTIZE", [0]), shape
+
+
+def float_input(model, rng: np.random.Generator, shape) -> np.ndarray:
+    """Inputs for a QUANTIZE from float32: over the int8 range and beyond it (clamped), and
+    a quarter of them exactly half-way between two steps."""
+    out = model.tensors[model.operators[0].outputs[0]]
+    scale, zp = float(out.scales[0]), int(out.zero_points[0])
+    steps = rng.uniform(-160 - zp, 160 - zp, shape)
+    halves = rng.integers(-140 - zp, 140 - zp, shape) + 0.5
+    steps = np.where(rng.random(shape) < 0.25, halves, steps)
+    return (steps * scale).astype(np.float32)
+
+
 def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]] | None:
     """A one-operator int8 model of ``op`` and its input shape, or None for a draw whose
     output would be empty."""
     if op in ("RELU", "RELU6", "QUANTIZE", "LEAKY_RELU", "PAD", "PADV2", "ADD", "SUB", "MUL",
               *EVERY_INPUT):
         return elementwise_case(op, rng)
+    if op in ("QUANTIZE_FLOAT", "DEQUANTIZE"):
+        return float_edge_case(op, rng)
     if op == "MEAN":
         return mean_case(rng)
     if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
@@ -325,11 +362,12 @@ def tflm_output(model: bytes, x: np.ndarray) -> np.ndarray:
     interpreter = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
     interpreter.set_input(x, 0)
     interpreter.invoke()
-    return np.asarray(interpreter.get_output(0)).astype(np.int8)
+    return np.asarray(interpreter.get_output(0))
 
 
 def _c_array(ctype: str, name: str, values) -> str:
-    body = ",".join(str(int(v)) for v in values) or "0"
+    body = (",".join(float(v).hex() + "f" for v in values) if ctype == "float" else
+            ",".join(str(int(v)) for v in values)) or "0"
     # word-aligned as the generated model's arrays are (the DSP kernels' LDRD needs it)
     return f"static const {ctype} {name}[] __attribute__((aligned(4))) = {{{body}}};\n"
 
@@ -358,7 +396,9 @@ def c_test_program(cases) -> str:
             parts.append(_c_array(a.ctype, rename[a.name], a.values))
         fields = ", ".join(f".{name} = {rename.get(value, value)}" for name, value in layer.fields)
         parts.append(f"static const {layer.params_type} c{i}_params = {{{fields}}};\n")
-        parts.append(_c_array("int8_t", f"c{i}_input", x))
+        parts.append(_c_array("float" if x.dtype == np.float32 else "int8_t", f"c{i}_input", x))
+        # the expected output as bytes (a float32 output's own bytes: compared bit for bit)
+        expected = np.ascontiguousarray(expected).view(np.int8).reshape(-1)
         parts.append(_c_array("int8_t", f"c{i}_expected", expected))
         # where the plan writes the output over the input, the kernel gets one buffer for both,
         # holding the input: as the firmware's arena does
@@ -367,13 +407,16 @@ def c_test_program(cases) -> str:
         calls.append(f"  failed += run_case({i}, {len(expected)}, {scratch}, "
                      f"{f'c{i}_input' if in_place else 'NULL'}, {len(x)});\n"
                      + _scratch_check(layer, i, scratch, in_place)
-                     + f"  {KERNEL_FUNCTION[layer.kernel]}(&c{i}_params, {source}, "
-                     + (f"{rename[layer.constant2]}, " if layer.constant2 else "") + "out"
+                     + f"  {KERNEL_FUNCTION[layer.kernel]}(&c{i}_params, "
+                     f"{INPUT_CAST.get(layer.kernel, '')}{source}, "
+                     + (f"{rename[layer.constant2]}, " if layer.constant2 else "")
+                     + f"{OUTPUT_CAST.get(layer.kernel, '')}out"
                      + (", scratch" if layer.kernel in WITH_SCRATCH else "") + ");\n"
                      f"  failed += check({i}, c{i}_expected, {len(expected)}, "
                      f"{max(len(expected), len(x)) if in_place else len(expected)});\n")
     parts.append("""
-static int8_t out[65536] __attribute__((aligned(4)));
+static float out_words[16384]; /* float: a DEQUANTIZE writes float32 (int8_t may alias it) */
+static int8_t* const out = (int8_t*)out_words;
 static int32_t scratch_words[16384];
 static void* scratch = scratch_words;
 static void say(const char* s) { while (*s) edgecnn_test_putchar(*s++); }
@@ -423,9 +466,13 @@ def cases():
             # every other case with the planner's memory savings off: an output of its own,
             # the int16 convolution window (a lone convolution's window always sets the peak)
             saving = len(out) % 2 == 0
-            plan = lower(read_tflite(model), in_place=saving, narrow_windows=saving)
-            x = (rng.permutation(np.arange(-128, 128)).reshape(shape) if op in EVERY_INPUT
-                 else rng.integers(-128, 128, shape)).astype(np.int8)
+            model_t = read_tflite(model)
+            plan = lower(model_t, in_place=saving, narrow_windows=saving)
+            if model_t.input_tensor().dtype == "float32":
+                x = float_input(model_t, rng, shape)
+            else:
+                x = (rng.permutation(np.arange(-128, 128)).reshape(shape) if op in EVERY_INPUT
+                     else rng.integers(-128, 128, shape)).astype(np.int8)
             expected = tflm_output(model, x)
             assert len(plan.layers) == 1, op
             out.append((plan.layers[0], plan.scratch_bytes, x.reshape(-1),

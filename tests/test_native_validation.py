@@ -148,3 +148,87 @@ def test_a_full_integer_model_with_float_edges_is_not_called_hybrid():
     check_model(m, load_board("nano33"))          # TFLM runs QUANTIZE and DEQUANTIZE
     out = HostInterpreter(data).run(np.full((1, 4, 4, 2), 0.25, dtype=np.float32))
     assert np.asarray(out).dtype == np.float32
+
+
+@pytest.mark.parametrize("runtime", ["native", "tflm"])
+def test_a_model_with_float_edges_runs_and_is_verified_bit_for_bit(runtime, tmp_path):
+    """QUANTIZE from the float32 input, DEQUANTIZE to the float32 output: built for either
+    runtime, verified on the virtual board against the host reference on seeded random float
+    inputs (over the input QUANTIZE's range), float outputs compared bit for bit."""
+    from edgecnn.build import build
+    from edgecnn.harness.bench import bench
+
+    (tmp_path / "m.tflite").write_bytes(depthwise_model(_float_edges))
+    result = build("mps2-an386", tmp_path / "m.tflite", tmp_path / "p", runtime=runtime)
+    report = bench(result.project, port="virtual", runs=3, warmup=1, verify=True, samples=60,
+                   out=tmp_path / "r" / "report.json")
+    v = report.verify
+    assert v.checked == v.bitexact == 60 and v.max_diff == 0, v
+    assert "float32" in v.source and "QUANTIZE's int8 range" in v.source
+
+
+def _dynamic_flatten(s, model) -> None:
+    """Append what a Keras export writes for Flatten with a dynamic batch: SHAPE of the output,
+    STRIDED_SLICE of its first element, PACK of that and -1, RESHAPE by the result."""
+    graph = model.subgraphs[0]
+    INT32 = s.TensorType.INT32
+    first = len(graph.tensors)
+    names = [("shape", (4,)), ("batch", ()), ("new_shape", (2,)),
+             ("begin", (1,)), ("end", (1,)), ("strides", (1,)), ("minus_one", ())]
+    for name, shape in names:
+        buffer = len(model.buffers)
+        model.buffers.append(s.BufferT())
+        if name in ("begin", "end", "strides", "minus_one"):
+            value = {"begin": [0], "end": [1], "strides": [1], "minus_one": [-1]}[name]
+            model.buffers[-1].data = list(np.array(value, np.int32).view(np.uint8))
+        graph.tensors.append(schema_tensor(s, name, shape, INT32, buffer))
+    shape_t, batch, new_shape, begin, end, strides, minus_one = range(first, first + 7)
+    flat = len(graph.tensors)
+    graph.tensors.append(schema_tensor(s, "flat", (1, 32), s.TensorType.INT8, 0, [0.1], 5))
+    codes = {}
+    for builtin in ("SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE"):
+        code = s.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, builtin)
+        code.version = 1
+        codes[builtin] = len(model.operatorCodes)
+        model.operatorCodes.append(code)
+    out = graph.outputs[0]
+
+    def op(builtin, inputs, outputs, options=None, kind=None):
+        o = s.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = codes[builtin], inputs, outputs
+        if options is not None:
+            o.builtinOptionsType, o.builtinOptions = kind, options
+        graph.operators.append(o)
+
+    shape_options = s.ShapeOptionsT()
+    shape_options.outType = INT32
+    op("SHAPE", [out], [shape_t], shape_options, s.BuiltinOptions.ShapeOptions)
+    slice_options = s.StridedSliceOptionsT()
+    slice_options.shrinkAxisMask = 1
+    op("STRIDED_SLICE", [shape_t, begin, end, strides], [batch], slice_options,
+       s.BuiltinOptions.StridedSliceOptions)
+    pack = s.PackOptionsT()
+    pack.valuesCount, pack.axis = 2, 0
+    op("PACK", [batch, minus_one], [new_shape], pack, s.BuiltinOptions.PackOptions)
+    op("RESHAPE", [out, new_shape], [flat])
+    graph.outputs = [flat]
+
+
+def test_a_keras_dynamic_flatten_runs_natively(tmp_path):
+    """The shape computation runs nowhere (RESHAPE has the static shape); the rest is
+    verified bit for bit against TFLM on the virtual board."""
+    from edgecnn.build import build
+    from edgecnn.harness.bench import bench
+    from edgecnn.runtimes.native import format_plan
+
+    data = depthwise_model(_dynamic_flatten)
+    plan = lower(read_tflite(data))
+    assert [layer.op for layer in plan.layers] == ["DEPTHWISE_CONV_2D", "RESHAPE"]
+    assert "1 SHAPE, 2 STRIDED_SLICE, 3 PACK only compute a RESHAPE's new shape" in \
+        format_plan(plan)
+    (tmp_path / "m.tflite").write_bytes(data)
+    result = build("mps2-an386", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
+    report = bench(result.project, port="virtual", runs=3, warmup=1, verify=True, samples=40,
+                   out=tmp_path / "r" / "report.json")
+    assert report.verify.checked == report.verify.bitexact == 40, report.verify

@@ -20,7 +20,7 @@ from ..errors import (
     ModelMismatchError,
     ProtocolError,
 )
-from .inputs import reference, verification_inputs
+from .inputs import output_difference, reference, verification_inputs
 from .link import Identification, SerialLink
 from .project import Project
 from .protocol import Message, decode_output, infer_command
@@ -304,9 +304,9 @@ class EdgecnnSession:
                 x = inputs[i]
                 payload = np.ascontiguousarray(x).tobytes()
                 device_out, us = self._infer(payload, out_bytes)
-                want = np.asarray(host.run(x)).reshape(-1).astype(int)
-                got = np.frombuffer(device_out, dtype=out_dtype).astype(int)
-                diff = np.abs(got - want)
+                want = np.asarray(host.run(x), dtype=out_dtype).reshape(-1)
+                got = np.frombuffer(device_out, dtype=out_dtype)
+                diff = output_difference(got, want)
                 row = {"index": i, "label": int(labels[i]), "device_pred": int(np.argmax(got)),
                        "host_pred": int(np.argmax(want)), "bitexact": bool(not diff.any()),
                        "max_diff": int(diff.max(initial=0)), "us": us}

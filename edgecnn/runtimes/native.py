@@ -72,7 +72,46 @@ class NativePlan:
 
 
 def unsupported_ops(m: TfliteModel) -> list[str]:
-    return sorted({op.opcode.name for op in m.operators if op.opcode.name not in SUPPORTED})
+    return sorted({op.opcode.name for op in runtime_graph(m).operators
+                   if op.opcode.name not in SUPPORTED})
+
+
+def runtime_graph(m: TfliteModel) -> TfliteModel:
+    """The model as the firmware runs it: without the layers that only compute a RESHAPE's new
+    shape (SHAPE, STRIDED_SLICE, PACK... on int32, as Keras exports write them for a dynamic
+    batch). The shape they compute is the RESHAPE output tensor's own static shape, which the
+    native RESHAPE (its input's bytes, nothing to run) already has, so they run nowhere."""
+    readers: dict[int, list[tuple[Operator, int]]] = {}
+    for op in m.operators:
+        for k, t in enumerate(op.inputs):
+            if t >= 0:
+                readers.setdefault(t, []).append((op, k))
+    shape_only: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for op in reversed(m.operators):
+            if op.index in shape_only or op.opcode.name == "RESHAPE":
+                continue
+            if op.outputs and all(
+                    m.tensors[t].dtype == "int32" and t not in m.outputs and readers.get(t)
+                    and all((r.opcode.name == "RESHAPE" and k == 1) or r.index in shape_only
+                            for r, k in readers[t]) for t in op.outputs):
+                shape_only.add(op.index)
+                changed = True
+    if not shape_only:
+        return m
+    computed = {t for op in m.operators if op.index in shape_only for t in op.outputs}
+    operators = [replace(op, inputs=op.inputs[:1]) if op.opcode.name == "RESHAPE"
+                 and len(op.inputs) > 1 and op.inputs[1] in computed else op
+                 for op in m.operators if op.index not in shape_only]
+    return replace(m, operators=operators)
+
+
+def _end(m: TfliteModel) -> int:
+    """A step after the last layer (layer indices are the model's, with gaps where
+    runtime_graph left layers out): graph outputs live until then."""
+    return m.operators[-1].index + 1 if m.operators else 0
 
 
 def _check(m: TfliteModel) -> None:
@@ -81,15 +120,21 @@ def _check(m: TfliteModel) -> None:
         raise UnsupportedModelError(
             f"the native runtime has no kernel for {', '.join(bad)} (it runs "
             f"{', '.join(SUPPORTED)}); build with --runtime tflm")
+    # float32 only at a full-integer model's edges: a graph input read by QUANTIZE alone, a
+    # graph output written by DEQUANTIZE
+    edges = m.kind == "int8-float-io"
     for t in (m.input_tensor(), m.output_tensor()):
-        if t.dtype != "int8":
+        if t.dtype != "int8" and not (edges and t.dtype == "float32"):
             raise UnsupportedModelError(f"the native runtime needs int8 input and output "
-                                        f"tensors, not {t.dtype}; quantize with "
+                                        f"tensors (or float32 ones quantized and dequantized "
+                                        f"at the edges), not {t.dtype}; quantize with "
                                         "`edgecnn quantize` or build with --runtime tflm")
+    float_edges = {t for t in (*m.inputs, *m.outputs) if edges}
     for op in m.operators:
         for i in (*op.inputs, *op.outputs):
             # (PAD's paddings too: TFLM reads them as int32 whatever their type)
-            if i >= 0 and m.tensors[i].dtype not in ("int8", "int32"):
+            if i >= 0 and m.tensors[i].dtype not in ("int8", "int32") and \
+                    not (i in float_edges and m.tensors[i].dtype == "float32"):
                 raise UnsupportedModelError(f"layer {op.index} ({op.opcode.name}) has a "
                                             f"{m.tensors[i].dtype} tensor; the native runtime "
                                             "runs full-integer int8 models")
@@ -262,7 +307,7 @@ def _shared_bytes(m: TfliteModel, in_place: bool) -> tuple[dict[int, int], set[i
             if t >= 0:
                 last_read[t] = op.index
     for t in m.outputs:
-        last_read[t] = len(m.operators)
+        last_read[t] = _end(m)
     members: dict[int, list[int]] = {}        # owner -> the tensors sharing its bytes
     in_place_layers: set[int] = set()
     for op in m.operators:
@@ -310,7 +355,7 @@ def _plan_memory(m: TfliteModel, in_place: bool, narrow: frozenset[int]) -> _Mem
             first.setdefault(r, op.index)
             last[r] = max(last.get(r, op.index), op.index)
     for t in m.outputs:
-        last[root(t)] = len(m.operators)
+        last[root(t)] = _end(m)
     size_of = {t: m.tensors[t].nbytes for t in first}
     for t, r in alias.items():                 # an owner holds the largest of its sharers
         size_of[r] = max(size_of[r], m.tensors[t].nbytes)
@@ -371,6 +416,8 @@ def lower(m: TfliteModel, *, in_place: bool = True, narrow_windows: bool = True)
     ``in_place`` and ``narrow_windows`` (the planner's two memory savings, see :func:`_plan`)
     are on by default; turned off, every layer writes a tensor of its own and every
     convolution keeps its int16 window (the kernel tests run both)."""
+    full = m
+    m = runtime_graph(m)
     _check(m)
     _validate(m)
     planned = _plan(m, in_place, narrow_windows)
@@ -379,8 +426,10 @@ def lower(m: TfliteModel, *, in_place: bool = True, narrow_windows: bool = True)
     weight_bytes = 0
     for op in m.operators:
         kernel = KERNELS[op.opcode.name]
-        layer = replace(kernel.lower(m, op, offsets, planned.choices[op.index]),
-                        kernel=kernel.family, invoke=kernel.invoke,
+        lowered = kernel.lower(m, op, offsets, planned.choices[op.index])
+        # a lowering may name another entry of its kernel file (QUANTIZE from float32)
+        layer = replace(lowered, kernel=lowered.kernel or kernel.family,
+                        invoke=lowered.invoke if lowered.kernel else kernel.invoke,
                         scratch=planned.scratch_at.get(op.index, -1))
         weight_bytes += sum(len(a.values) * (1 if a.ctype == "int8_t" else 4)
                             for a in layer.arrays)
@@ -389,8 +438,14 @@ def lower(m: TfliteModel, *, in_place: bool = True, narrow_windows: bool = True)
     scratch, where = max(((planned.scratch[op.index], f"{op.index} {op.opcode.name}")
                           for op in m.operators), default=(0, ""))
     scratch = -(-scratch // ALIGN) * ALIGN
+    kept = {op.index for op in m.operators}
+    left_out = [op for op in full.operators if op.index not in kept]
+    notes = ([f"layers {', '.join(f'{op.index} {op.opcode.name}' for op in left_out)} only "
+              "compute a RESHAPE's new shape, which the model states: they run nowhere"]
+             if left_out else [])
     return NativePlan(layers, planned.peak, offsets, inp, out, offsets[m.inputs[0]],
                       offsets[m.outputs[0]], weight_bytes, scratch, where if scratch else "",
+                      notes=notes,
                       in_place=sorted(i for i, c in planned.choices.items() if c.in_place),
                       narrow_windows=sorted(i for i, c in planned.choices.items()
                                             if c.narrow_window))
@@ -400,7 +455,7 @@ def plan_summary(plan: NativePlan) -> dict:
     """The memory plan as plain data (``edgecnn analyze --runtime native --json``)."""
     return {"arena_bytes": plan.arena_bytes, "scratch_bytes": plan.scratch_bytes,
             "scratch_layer": plan.scratch_layer, "total_bytes": plan.total_bytes,
-            "weight_bytes": plan.weight_bytes,
+            "weight_bytes": plan.weight_bytes, "notes": list(plan.notes),
             "layers": [{"index": layer.index, "op": layer.op, "input": layer.input1,
                         "input2": layer.input2, "output": layer.output,
                         "in_place": layer.index in plan.in_place,
@@ -423,6 +478,7 @@ def format_plan(plan: NativePlan) -> str:
                  + (f" (largest scratch {plan.scratch_bytes:,} B, layer {plan.scratch_layer})"
                     if plan.scratch_layer else "")
                  + f"; weights and constants {plan.weight_bytes:,} B")
+    lines.extend(plan.notes)
     return "\n".join(lines)
 
 

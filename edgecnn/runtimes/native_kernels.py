@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -126,6 +126,7 @@ def folded_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int)
 # parameters are written as C99 designated initialisers (.in_h = 5, ...), so a field renamed or
 # moved in the header fails to compile instead of being filled from its neighbour's value.
 PARAM_FIELDS: dict[str, tuple[str, ...]] = {
+    "EdgecnnAffineQuantizeParams": ("count", "scale", "zero_point"),
     "EdgecnnConvParams": (
         "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h", "stride_w",
         "dilation_h", "dilation_w", "pad_h", "pad_w", "depth_multiplier", "input_offset",
@@ -571,13 +572,41 @@ def _lower_relu(m: TfliteModel, op: Operator, offsets: dict[int, int],
         in_place=_elementwise_in_place)
 def _lower_quantize(m: TfliteModel, op: Operator, offsets: dict[int, int],
                     choice: LayerChoice) -> Layer:
-    """int8 QUANTIZE: a rescale, the RELU kernel without a clamp."""
+    """int8 QUANTIZE: a rescale, the RELU kernel without a clamp; from a float32 graph input:
+    AffineQuantize (edgecnn_quantize_f32.c)."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
+    if x.dtype == "float32":
+        return replace(_affine_layer(op, "EdgecnnAffineQuantizeParams", y, out_scale, out_zp,
+                                     in1, out),
+                       kernel="quantize_float", invoke="edgecnn_native_quantize_float")
     mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
     fields = (y.elements, in_zp, out_zp, mult, shift, -128, 127, 1)
     return Layer(op.index, name, "EdgecnnReluParams",
                  _fields("EdgecnnReluParams", fields), (), in1, -1, "", out)
+
+
+def _affine_layer(op: Operator, params_type: str, int8_side: Tensor, scale: float, zero_point: int,
+                  in1: int, out: int) -> Layer:
+    """A float edge's layer: the int8 side's float32 scale as an exact C hex literal."""
+    literal = float(np.float32(scale)).hex() + "f"
+    return Layer(op.index, op.opcode.name, params_type,
+                 _fields(params_type, (int8_side.elements, literal, zero_point)), (), in1, -1,
+                 "", out)
+
+
+@lowers("DEQUANTIZE", "NONE", "dequantize", "edgecnn_quantize_f32.c")
+def _lower_dequantize(m: TfliteModel, op: Operator, offsets: dict[int, int],
+                      choice: LayerChoice) -> Layer:
+    """DEQUANTIZE of the int8 output to a float32 graph output (Dequantize: the product in
+    double)."""
+    (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
+     out) = _site(m, op, offsets)
+    if x.dtype != "int8" or y.dtype != "float32":
+        raise UnsupportedModelError(f"layer {op.index}: DEQUANTIZE from {x.dtype} to {y.dtype} "
+                                    "is not supported by the native runtime (int8 to float32 "
+                                    "is); build with --runtime tflm")
+    return _affine_layer(op, "EdgecnnAffineQuantizeParams", x, in_scale, in_zp, in1, out)
 
 
 @lowers("RELU6", "NONE", "relu", "edgecnn_elementwise_s8.c",
