@@ -146,7 +146,7 @@ typedef struct {
   int32_t output_offset; /* output zero point */
   int32_t multiplier;    /* input/output scale with 1/(elements reduced) folded in, as */
   int32_t shift;         /* QuantizedMeanOrSum folds it */
-} EdgecnnMeanParams;
+} EdgecnnMeanParams;     /* REDUCE_MAX reads the shape fields only */
 
 typedef struct {
   int32_t count;
@@ -198,6 +198,7 @@ void edgecnn_relu_s8(const EdgecnnReluParams* p, const int8_t* input, int8_t* ou
 void edgecnn_pad_s8(const EdgecnnPadParams* p, const int8_t* input, int8_t* output);
 void edgecnn_mean_s8(const EdgecnnMeanParams* p, const int8_t* input, int8_t* output,
                      void* scratch);
+void edgecnn_reduce_max_s8(const EdgecnnMeanParams* p, const int8_t* input, int8_t* output);
 void edgecnn_logistic_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 void edgecnn_tanh_s8(const EdgecnnActivationParams* p, const int8_t* input, int8_t* output);
 void edgecnn_leaky_relu_s8(const EdgecnnLeakyReluParams* p, const int8_t* input, int8_t* output);

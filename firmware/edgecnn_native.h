@@ -51,6 +51,7 @@ void edgecnn_native_concatenation(const EdgecnnNativeLayer* layer, int8_t* arena
 void edgecnn_native_relu(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_pad(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_mean(const EdgecnnNativeLayer* layer, int8_t* arena);
+void edgecnn_native_reduce_max(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_logistic(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_hard_swish(const EdgecnnNativeLayer* layer, int8_t* arena);
 void edgecnn_native_tanh(const EdgecnnNativeLayer* layer, int8_t* arena);

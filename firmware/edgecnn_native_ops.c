@@ -90,6 +90,10 @@ void edgecnn_native_mean(const EdgecnnNativeLayer* l, int8_t* arena) {
                   scratch(l, arena));
 }
 
+void edgecnn_native_reduce_max(const EdgecnnNativeLayer* l, int8_t* arena) {
+  edgecnn_reduce_max_s8((const EdgecnnMeanParams*)l->params, input1(l, arena), output(l, arena));
+}
+
 void edgecnn_native_hard_swish(const EdgecnnNativeLayer* l, int8_t* arena) {
   edgecnn_hard_swish_s8((const EdgecnnHardSwishParams*)l->params, input1(l, arena),
                         output(l, arena));

@@ -25,7 +25,7 @@ CASES = {"CONV_2D": 300, "DEPTHWISE_CONV_2D": 300, "FULLY_CONNECTED": 200, "RELU
          "RELU6": 60, "PAD": 60, "PADV2": 40, "QUANTIZE": 60, "ADD": 60, "SUB": 60, "MUL": 60,
          "LOGISTIC": 40, "TANH": 40, "HARD_SWISH": 60, "MEAN": 80, "AVERAGE_POOL_2D": 80,
          "MAX_POOL_2D": 60, "STRIDED_SLICE": 120, "LEAKY_RELU": 60, "QUANTIZE_FLOAT": 60,
-         "DEQUANTIZE": 60}
+         "DEQUANTIZE": 60, "REDUCE_MAX": 60}
 WITH_SCRATCH = ("conv", "depthwise_conv", "fully_connected", "mean")
 KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwise_conv_s8",
                    "fully_connected": "edgecnn_fully_connected_s8", "relu": "edgecnn_relu_s8",
@@ -36,7 +36,8 @@ KERNEL_FUNCTION = {"conv": "edgecnn_conv_s8", "depthwise_conv": "edgecnn_depthwi
                    "strided_slice": "edgecnn_strided_slice_s8",
                    "leaky_relu": "edgecnn_leaky_relu_s8",
                    "quantize_float": "edgecnn_quantize_f32_s8",
-                   "dequantize": "edgecnn_dequantize_s8_f32"}
+                   "dequantize": "edgecnn_dequantize_s8_f32",
+                   "reduce_max": "edgecnn_reduce_max_s8"}
 # the float edges' kernels take float pointers on one side
 INPUT_CAST = {"quantize_float": "(const float*)"}
 OUTPUT_CAST = {"dequantize": "(float*)"}
@@ -129,11 +130,11 @@ def elementwise_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[in
     return _finish(s, tensors, buffers, op, inputs, options, options_type), shape
 
 
-def mean_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
-    """MEAN of a random 1- to 4-D int8 tensor over a random set of axes (negative ones too,
-    as converters may write them), with or without keep_dims; the output's quantization the
-    input's in a third of the cases (the global average pooling of Keras converts so), random
-    otherwise."""
+def mean_case(rng: np.random.Generator, op: str = "MEAN") -> tuple[bytes, tuple[int, ...]]:
+    """MEAN (or REDUCE_MAX) of a random 1- to 4-D int8 tensor over a random set of axes
+    (negative ones too, as converters may write them), with or without keep_dims; the output's
+    quantization the input's in a third of the MEAN cases (the global average pooling of Keras
+    converts so), random otherwise; REDUCE_MAX's always the input's (TFLM requires it)."""
     s = _schema()
     INT8 = s.TensorType.INT8
     rank = int(rng.integers(1, 5))
@@ -146,7 +147,7 @@ def mean_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
     keep = bool(rng.random() < 0.5)
     out_shape = tuple((1 if d in axes else n) for d, n in enumerate(shape) if keep or d not in axes)
     in_scale, in_zp = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
-    out_scale, out_zp = ((in_scale, in_zp) if rng.random() < 0.33 else
+    out_scale, out_zp = ((in_scale, in_zp) if op == "REDUCE_MAX" or rng.random() < 0.33 else
                          (float(rng.uniform(0.002, 0.2)), int(rng.integers(-128, 128))))
     buffers = [s.BufferT() for _ in range(3)]
     buffers[1].data = list(np.array(written, np.int32).view(np.uint8))
@@ -155,7 +156,7 @@ def mean_case(rng: np.random.Generator) -> tuple[bytes, tuple[int, ...]]:
                schema_tensor(s, "output", out_shape, INT8, 2, [out_scale], out_zp)]
     options = s.ReducerOptionsT()
     options.keepDims = keep
-    return _finish(s, tensors, buffers, "MEAN", [0, 1], options,
+    return _finish(s, tensors, buffers, op, [0, 1], options,
                    s.BuiltinOptions.ReducerOptions), shape
 
 
@@ -267,8 +268,8 @@ def random_case(op: str, rng: np.random.Generator) -> tuple[bytes, tuple[int, ..
         return elementwise_case(op, rng)
     if op in ("QUANTIZE_FLOAT", "DEQUANTIZE"):
         return float_edge_case(op, rng)
-    if op == "MEAN":
-        return mean_case(rng)
+    if op in ("MEAN", "REDUCE_MAX"):
+        return mean_case(rng, op)
     if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         return pool_case(op, rng)
     if op == "STRIDED_SLICE":

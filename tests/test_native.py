@@ -120,6 +120,28 @@ def test_global_average_pooling_and_activations_run_bit_exact(tmp_path, digits):
     assert report.verify.bitexact == report.verify.checked == 100, report.verify
 
 
+def test_conv1d_and_global_max_pooling_run_bit_exact(tmp_path, digits):
+    """Keras' Conv1D converts to RESHAPE and CONV_2D, GlobalMaxPooling1D to REDUCE_MAX."""
+    import keras
+
+    from edgecnn.quantize import quantize
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(digits.input_shape)
+    x = keras.layers.Reshape((8, 8))(inputs)
+    x = keras.layers.Conv1D(8, 3, activation="relu")(x)
+    x = keras.layers.Conv1D(8, 3, activation="relu")(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(digits.num_classes,
+                                                   activation="softmax")(x))
+    q = quantize(model, digits.subset(train=100, test=20), out=tmp_path / "m.tflite",
+                 representative_samples=20)
+    assert "REDUCE_MAX" in [op.opcode.name for op in read_tflite(q.tflite).operators]
+    result = build("nano33", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
+    report = _bench_verify(result.project, tmp_path, samples=100)
+    assert report.verify.bitexact == report.verify.checked == 100, report.verify
+
+
 def test_quantize_multiplier_matches_tflm_by_hand():
     # 0.5 = 0.5 * 2^0 -> 2^30, shift 0; 0.75 -> 0.75 * 2^31, shift 0; 3.0 = 0.75 * 2^2
     assert quantize_multiplier(0.5) == (1 << 30, 0)

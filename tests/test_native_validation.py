@@ -232,3 +232,48 @@ def test_a_keras_dynamic_flatten_runs_natively(tmp_path):
     report = bench(result.project, port="virtual", runs=3, warmup=1, verify=True, samples=40,
                    out=tmp_path / "r" / "report.json")
     assert report.verify.checked == report.verify.bitexact == 40, report.verify
+
+
+def _expand_then_squeeze(s, model) -> None:
+    """EXPAND_DIMS the output to 5-D (axis 0), then SQUEEZE that axis back: shape-only layers."""
+    graph = model.subgraphs[0]
+    out = graph.outputs[0]
+    model.buffers.append(s.BufferT())
+    model.buffers[-1].data = list(np.array([0], np.int32).view(np.uint8))
+    axis = len(graph.tensors)
+    graph.tensors.append(schema_tensor(s, "axis", (1,), s.TensorType.INT32,
+                                       len(model.buffers) - 1))
+    graph.tensors.append(schema_tensor(s, "wide", (1, 1, 4, 4, 2), s.TensorType.INT8, 0, [0.1], 5))
+    graph.tensors.append(schema_tensor(s, "narrow", (1, 4, 4, 2), s.TensorType.INT8, 0, [0.1], 5))
+    wide, narrow = axis + 1, axis + 2
+    for builtin in ("EXPAND_DIMS", "SQUEEZE"):
+        code = s.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, builtin)
+        code.version = 1
+        model.operatorCodes.append(code)
+    expand, squeeze = s.OperatorT(), s.OperatorT()
+    expand.opcodeIndex, expand.inputs, expand.outputs = len(model.operatorCodes) - 2, \
+        [out, axis], [wide]
+    squeeze.opcodeIndex, squeeze.inputs, squeeze.outputs = len(model.operatorCodes) - 1, \
+        [wide], [narrow]
+    options = s.SqueezeOptionsT()
+    options.squeezeDims = [0]
+    squeeze.builtinOptionsType, squeeze.builtinOptions = s.BuiltinOptions.SqueezeOptions, options
+    graph.operators += [expand, squeeze]
+    graph.outputs = [narrow]
+
+
+def test_expand_dims_and_squeeze_share_their_input_bytes(tmp_path):
+    from edgecnn.build import build
+    from edgecnn.harness.bench import bench
+
+    data = depthwise_model(_expand_then_squeeze)
+    plan = lower(read_tflite(data))
+    assert [layer.op for layer in plan.layers] == ["DEPTHWISE_CONV_2D", "EXPAND_DIMS", "SQUEEZE"]
+    assert len({layer.output for layer in plan.layers}) == 1       # one buffer, nothing copied
+    assert [layer.invoke for layer in plan.layers[1:]] == ["NULL", "NULL"]
+    (tmp_path / "m.tflite").write_bytes(data)
+    result = build("mps2-an386", tmp_path / "m.tflite", tmp_path / "p", runtime="native")
+    report = bench(result.project, port="virtual", runs=3, warmup=1, verify=True, samples=20,
+                   out=tmp_path / "r" / "report.json")
+    assert report.verify.checked == report.verify.bitexact == 20, report.verify

@@ -29,6 +29,7 @@ from .base import ArenaPlan, HostBuild, PlanPart
 from .native_kernels import (  # noqa: F401  (re-exported: the lowering's pieces)
     KERNELS,
     PARAM_FIELDS,
+    RESHAPES,
     ConstArray,
     Layer,
     LayerChoice,
@@ -213,7 +214,7 @@ def _validate(m: TfliteModel) -> None:
                                  f"positive number ({[x for x in t.scales[:3]]})")
             if t.dtype == "int8" and any(not -128 <= z <= 127 for z in t.zero_points):
                 raise refuse(op, f"tensor {i} has an int8 zero point outside -128..127")
-            if any(d < 1 for d in t.shape) and not op.opcode.name == "RESHAPE":
+            if any(d < 1 for d in t.shape) and op.opcode.name not in RESHAPES:
                 raise refuse(op, f"tensor {i} has an empty or unknown dimension {t.shape}")
         opts = op.options
         name = op.opcode.name
@@ -238,7 +239,7 @@ def _validate(m: TfliteModel) -> None:
             if T[op.inputs[0]].elements % max(1, w[1]) or T[op.outputs[0]].shape[-1] != w[0]:
                 raise refuse(op, f"weights {w} do not fit input {T[op.inputs[0]].shape} and "
                                  f"output {T[op.outputs[0]].shape}")
-        if name == "RESHAPE" and T[op.inputs[0]].elements != T[op.outputs[0]].elements:
+        if name in RESHAPES and T[op.inputs[0]].elements != T[op.outputs[0]].elements:
             raise refuse(op, "it changes the number of elements")
         if name in ("ADD", "MUL", "SUB") and len(op.inputs) < 2:
             raise refuse(op, "it needs two inputs")
@@ -246,7 +247,7 @@ def _validate(m: TfliteModel) -> None:
                     "LEAKY_RELU") and \
                 T[op.inputs[0]].elements != T[op.outputs[0]].elements:
             raise refuse(op, "its input and output differ in size")
-        if name == "MEAN":
+        if name in ("MEAN", "REDUCE_MAX"):
             x_shape, y_shape = T[op.inputs[0]].shape, T[op.outputs[0]].shape
             axes = T[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
             if axes is None or not axes.is_constant or axes.dtype != "int32":
@@ -312,7 +313,7 @@ def _shared_bytes(m: TfliteModel, in_place: bool) -> tuple[dict[int, int], set[i
     in_place_layers: set[int] = set()
     for op in m.operators:
         out = op.outputs[0]
-        if op.opcode.name == "RESHAPE":
+        if op.opcode.name in RESHAPES:
             alias[out] = root(op.inputs[0])
         elif in_place and len(op.outputs) == 1:
             for position in KERNELS[op.opcode.name].in_place(m, op):

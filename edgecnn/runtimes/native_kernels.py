@@ -545,10 +545,17 @@ def _lower_softmax(m: TfliteModel, op: Operator, offsets: dict[int, int],
                  (), in1, -1, "", out)
 
 
+# layers that change a tensor's shape only: the output is its input's bytes, nothing runs
+RESHAPES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+
+
 @lowers("RESHAPE", "ReshapeOptions", "reshape", None)
+@lowers("SQUEEZE", "SqueezeOptions", "reshape", None)
+@lowers("EXPAND_DIMS", "ExpandDimsOptions", "reshape", None)
 def _lower_reshape(m: TfliteModel, op: Operator, offsets: dict[int, int],
                    choice: LayerChoice) -> Layer:
-    """RESHAPE: nothing to run, the planner gives the output its input's bytes."""
+    """RESHAPE, SQUEEZE, EXPAND_DIMS: nothing to run, the planner gives the output its input's
+    bytes."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
     return Layer(op.index, name, "", (), (), in1, -1, "", out)
@@ -707,12 +714,16 @@ def mean_multiplier(in_scale: float, out_scale: float, reduced: int) -> tuple[in
 
 
 @lowers("MEAN", "ReducerOptions", "mean", "edgecnn_reduce_s8.c", scratch=_mean_scratch)
+@lowers("REDUCE_MAX", "ReducerOptions", "reduce_max", "edgecnn_reduce_s8.c")
 def _lower_mean(m: TfliteModel, op: Operator, offsets: dict[int, int],
                 choice: LayerChoice) -> Layer:
-    """MEAN over any constant set of axes of an input of at most 4 dimensions (keep_dims
-    or not: the output's elements come in the same order)."""
+    """MEAN or REDUCE_MAX over any constant set of axes of an input of at most 4 dimensions
+    (keep_dims or not: the output's elements come in the same order)."""
     (name, o, T, x, y, in_scale, in_zp, out_scale, out_zp, prefix, in1,
      out) = _site(m, op, offsets)
+    if name == "REDUCE_MAX" and (_f32(in_scale) != _f32(out_scale) or in_zp != out_zp):
+        raise UnsupportedModelError(f"layer {op.index}: REDUCE_MAX with an output quantized "
+                                    "unlike its input, which TFLM refuses")
     rank = len(x.shape)
     axes_tensor = T[op.inputs[1]]
     axes = {int(a) + rank if int(a) < 0 else int(a)
@@ -726,7 +737,8 @@ def _lower_mean(m: TfliteModel, op: Operator, offsets: dict[int, int],
         steps[lead + d] = step
         step *= x.shape[d]
     reduced = int(np.prod([x.shape[d] for d in axes])) if axes else 1
-    multiplier, shift = mean_multiplier(in_scale, out_scale, reduced)
+    multiplier, shift = (mean_multiplier(in_scale, out_scale, reduced) if name == "MEAN"
+                         else (0, 0))
     sum_offset = (in_zp * reduced + 2 ** 31) % 2 ** 32 - 2 ** 31
 
     fields = (_c_array(dims), _c_array(steps), y.elements, sum_offset, out_zp, multiplier, shift)
