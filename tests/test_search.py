@@ -50,10 +50,28 @@ def test_a_rerun_continues_the_study(study):
     assert [r.params for r in again.records[:3]] == [r.params for r in study.records]
 
 
+def _candidate(widths, **training) -> dict:
+    """An edge_cnn candidate as the study's parameters, to enqueue."""
+    params = {"arch": "edge_cnn", "edge_cnn.filters.layers": len(widths), "edge_cnn.dense": 16,
+              "edge_cnn.dropout": 0.0, "learning_rate": 0.003, "batch_size": 64,
+              "augment": False, **training}
+    params.update({f"edge_cnn.filters.{i}": w for i, w in enumerate(widths)})
+    return params
+
+
 def test_candidates_over_the_budget_are_rejected_before_training(tmp_path):
+    from edgecnn.search import open_study
+
     lines = []
-    result = search(SearchConfig(out=tmp_path / "s", trials=6, max_arena=3500, **FAST),
-                    log=lines.append)
+    config = SearchConfig(out=tmp_path / "s", trials=5, max_arena=3500, **FAST)
+    (tmp_path / "s").mkdir()
+    # one candidate known to fit (about 3,000 B of arena on digits) and one known not to
+    # (about 12,000 B), whatever the sampler draws after them
+    study = open_study(config, tmp_path / "s")
+    study.enqueue_trial(_candidate((8, 8)))
+    study.enqueue_trial(_candidate((64, 64, 64, 64)))
+    result = search(config, log=lines.append)
+    assert result.records[0].status == "complete" and result.records[1].status == "rejected"
     rejected = [r for r in result.records if r.status == "rejected"]
     trained = [r for r in result.records if r.status == "complete"]
     assert rejected and trained and result.rejected == len(rejected)
