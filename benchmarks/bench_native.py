@@ -87,7 +87,8 @@ def runtime_code_bytes(elf: Path) -> int:
 
     folder = elf.parent
     names: set[str] = set()
-    for name in (*(f"{k}.o" for k in kernel_sources()), "edgecnn_native_ops.c.o",
+    for name in (*(f"{k}.o" for k in kernel_sources() if k.endswith(".c")),
+                 "edgecnn_native_ops.c.o",
                  "edgecnn_runtime_native.cpp.o"):
         out = subprocess.run(["arm-none-eabi-nm", str(folder / name)], capture_output=True,
                              text=True, check=True).stdout

@@ -176,6 +176,14 @@ typedef struct {
  * rounded up to a multiple of 4 plus two input rows; FULLY_CONNECTED none). */
 int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p);
 int32_t edgecnn_depthwise_conv_s8_scratch_bytes(const EdgecnnConvParams* p, int in_place);
+/* the variants the two wrappers pick (a 1x1 stride-1 unpadded CONV_2D; a DEPTHWISE_CONV_2D with
+ * quad_taps), callable on their own */
+int32_t edgecnn_conv_1x1_s8_scratch_bytes(const EdgecnnConvParams* p);
+void edgecnn_conv_1x1_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                         void* scratch);
+int32_t edgecnn_depthwise_conv_3x3_s8_scratch_bytes(const EdgecnnConvParams* p, int in_place);
+void edgecnn_depthwise_conv_3x3_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                                   void* scratch);
 int32_t edgecnn_mean_s8_scratch_bytes(const EdgecnnMeanParams* p);
 void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                      void* scratch);

@@ -216,7 +216,10 @@ class Kernel:
     builtin: str
     options: str            # the builtin options type it carries ("NONE" is accepted too)
     family: str
-    source: str | None      # its file in firmware/kernels/; None: nothing runs (RESHAPE)
+    # its files in firmware/kernels/ (the family's file first: the wrapper that picks a
+    # variant; the variants' files and their shared internal headers after it); (): nothing
+    # runs (RESHAPE)
+    source: tuple[str, ...]
     lower: LowerFn
     scratch: ScratchFn
     in_place: InPlaceFn
@@ -229,23 +232,25 @@ class Kernel:
 KERNELS: dict[str, Kernel] = {}
 
 
-def lowers(builtin: str, options: str, family: str, source: str | None, *,
+def lowers(builtin: str, options: str, family: str, source: str | tuple[str, ...] | None, *,
            scratch: ScratchFn | None = None, in_place: InPlaceFn | None = None
            ) -> Callable[[LowerFn], LowerFn]:
     """Register the decorated function as the lowering of ``builtin``."""
     def register(fn: LowerFn) -> LowerFn:
         if builtin in KERNELS:
             raise ValueError(f"{builtin} has a kernel already")
-        KERNELS[builtin] = Kernel(builtin, options, family, source, fn, scratch or _no_scratch,
+        files = (source,) if isinstance(source, str) else tuple(source or ())
+        KERNELS[builtin] = Kernel(builtin, options, family, files, fn, scratch or _no_scratch,
                                   in_place or _never_in_place)
         return fn
     return register
 
 
 def kernel_sources() -> tuple[str, ...]:
-    """The kernel files (firmware/kernels/) a native build compiles."""
-    return ("edgecnn_fixedpoint.c",) + tuple(sorted({k.source for k in KERNELS.values()
-                                                      if k.source}))
+    """The kernel files (firmware/kernels/) a native build compiles, and their internal
+    headers."""
+    return ("edgecnn_fixedpoint.c",) + tuple(sorted({f for k in KERNELS.values()
+                                                      for f in k.source}))
 
 
 def _site(m: TfliteModel, op: Operator, offsets: dict[int, int]):
@@ -315,9 +320,12 @@ def _depthwise_in_place(m: TfliteModel, op: Operator) -> tuple[int, ...]:
     return (0,) if ok else ()
 
 
-@lowers("CONV_2D", "Conv2DOptions", "conv", "edgecnn_conv_s8.c", scratch=_conv_scratch)
+@lowers("CONV_2D", "Conv2DOptions", "conv",
+        ("edgecnn_conv_s8.c", "edgecnn_conv_1x1_s8.c", "edgecnn_conv_window.h"),
+        scratch=_conv_scratch)
 @lowers("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", "depthwise_conv",
-        "edgecnn_depthwise_conv_s8.c", scratch=_depthwise_scratch, in_place=_depthwise_in_place)
+        ("edgecnn_depthwise_conv_s8.c", "edgecnn_depthwise_conv_3x3_s8.c",
+         "edgecnn_depthwise_output.h"), scratch=_depthwise_scratch, in_place=_depthwise_in_place)
 def _lower_convolution(m: TfliteModel, op: Operator, offsets: dict[int, int],
                        choice: LayerChoice) -> Layer:
     """CONV_2D and DEPTHWISE_CONV_2D: per-channel multipliers, CONV_2D's weights in the DSP
