@@ -20,5 +20,5 @@ int32_t edgecnn_conv_1x1_s8_scratch_bytes(const EdgecnnConvParams* p) {
 
 void edgecnn_conv_1x1_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
                          void* scratch) {
-  conv_pixels(p, input, output, scratch, pointwise_pixel);
+  edgecnn_conv_pixels(p, input, output, scratch, pointwise_pixel);
 }

@@ -41,6 +41,46 @@ int32_t edgecnn_conv_s8_scratch_bytes(const EdgecnnConvParams* p) {
   return (p->narrow_window ? 2 : 4) * ((p->k_h * p->k_w * p->in_c + 3) & ~3);
 }
 
+/* Σ w·x + folded_bias over the window of two output pixels (the input offset folded into the
+ * bias on the host): two pixels by two output channels per inner loop, each load serving two
+ * products. */
+void edgecnn_conv_pixels(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                         void* scratch, EdgecnnWindowFill fill_pixel) {
+  /* a local copy: stores through int8_t pointers may alias *p, not q */
+  const EdgecnnConvParams q = *p;
+  const int32_t n = q.k_h * q.k_w * q.in_c;
+  const int32_t groups = (n + 3) >> 2;
+  const int narrow = q.narrow_window;
+  int16_t* window = (int16_t*)scratch;
+  int8_t* window8 = (int8_t*)scratch;
+  for (int32_t lane = 0; lane < 2; ++lane) {
+    if (narrow) {
+      fill_narrow(window8, n, 4 * groups - n, lane, 0);
+    } else {
+      fill(window, n, 4 * groups - n, lane, 0);
+    }
+  }
+  const int32_t pixels = q.out_h * q.out_w;
+  for (int32_t px = 0; px < pixels; px += 2) {
+    const int32_t pair = px + 1 < pixels;
+    /* a lone last pixel fills both lanes; the second's sums are not stored */
+    for (int32_t lane = 0; lane < 2; ++lane)
+      fill_pixel(&q, input, pair ? px + lane : px, scratch, lane);
+    int8_t* out_a = output + (size_t)px * q.out_c;
+    int8_t* out_b = out_a + q.out_c;
+    const int8_t* w = q.weights;
+    for (int32_t oc = 0; oc < q.out_c; oc += 2, w += 8 * groups) {
+      int32_t acc[4] = {0, 0, 0, 0};
+      if (narrow) {
+        conv_pair_narrow(window8, w, groups, acc);
+      } else {
+        conv_pair(window, w, groups, acc);
+      }
+      store_block(&q, oc, acc, out_a, out_b, pair, oc + 1 < q.out_c);
+    }
+  }
+}
+
 /* reference_integer_ops::ConvPerChannel (one group). Σ w·(x + offset) + bias is computed as
  * Σ w·x + folded_bias, folded_bias = bias + offset·Σ w (made on the host). The wrapper that
  * picks: a 1x1, stride-1, unpadded convolution runs the pointwise kernel. */
@@ -51,5 +91,5 @@ void edgecnn_conv_s8(const EdgecnnConvParams* p, const int8_t* input, int8_t* ou
     edgecnn_conv_1x1_s8(p, input, output, scratch);
     return;
   }
-  conv_pixels(p, input, output, scratch, gather);
+  edgecnn_conv_pixels(p, input, output, scratch, gather);
 }

@@ -76,6 +76,29 @@ static inline void fill(int16_t* window, int32_t first, int32_t count, int32_t l
   for (int32_t k = 0; k < count; ++k) window[slot(first + k, lane)] = value;
 }
 
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+/* One group's 16 products once its inputs are int16 pairs (a01, a23 of pixel a; b01, b23 of
+ * b): the pair's two channels' weights loaded a word each and split by SXTB16, each serving
+ * both pixels. */
+// clang-format off
+#define EDGECNN_CONV_PAIR_PRODUCTS                              \
+  "ldr %[wv], [%[w]], #4\n\t" \
+  "sxtb16 %[t], %[wv]\n\t" \
+  "smlad %[a0], %[a01], %[t], %[a0]\n\t" \
+  "smlad %[b0], %[b01], %[t], %[b0]\n\t" \
+  "sxtb16 %[wv], %[wv], ror #8\n\t" \
+  "smlad %[a0], %[a23], %[wv], %[a0]\n\t" \
+  "smlad %[b0], %[b23], %[wv], %[b0]\n\t" \
+  "ldr %[wv], [%[w]], #4\n\t" \
+  "sxtb16 %[t], %[wv]\n\t" \
+  "smlad %[a1], %[a01], %[t], %[a1]\n\t" \
+  "smlad %[b1], %[b01], %[t], %[b1]\n\t" \
+  "sxtb16 %[wv], %[wv], ror #8\n\t" \
+  "smlad %[a1], %[a23], %[wv], %[a1]\n\t" \
+  "smlad %[b1], %[b23], %[wv], %[b1]\n\t"
+// clang-format on
+#endif
+
 /* acc[k] += Σ a·wk, acc[2 + k] += Σ b·wk for the pair's channels k = 0, 1 over `groups` groups
  * of four inputs (at least one); `w` at the pair's first byte. */
 static inline void conv_pair(const int16_t* x, const int8_t* w, int32_t groups, int32_t acc[4]) {
@@ -88,21 +111,7 @@ static inline void conv_pair(const int16_t* x, const int8_t* w, int32_t groups, 
   __asm__ volatile(
       "1:\n\t"
       "ldrd %[a01], %[a23], [%[x]], #8\n\t"
-      "ldrd %[b01], %[b23], [%[x]], #8\n\t"
-      "ldr %[wv], [%[w]], #4\n\t"
-      "sxtb16 %[t], %[wv]\n\t"
-      "smlad %[a0], %[a01], %[t], %[a0]\n\t"
-      "smlad %[b0], %[b01], %[t], %[b0]\n\t"
-      "sxtb16 %[wv], %[wv], ror #8\n\t"
-      "smlad %[a0], %[a23], %[wv], %[a0]\n\t"
-      "smlad %[b0], %[b23], %[wv], %[b0]\n\t"
-      "ldr %[wv], [%[w]], #4\n\t"
-      "sxtb16 %[t], %[wv]\n\t"
-      "smlad %[a1], %[a01], %[t], %[a1]\n\t"
-      "smlad %[b1], %[b01], %[t], %[b1]\n\t"
-      "sxtb16 %[wv], %[wv], ror #8\n\t"
-      "smlad %[a1], %[a23], %[wv], %[a1]\n\t"
-      "smlad %[b1], %[b23], %[wv], %[b1]\n\t"
+      "ldrd %[b01], %[b23], [%[x]], #8\n\t" EDGECNN_CONV_PAIR_PRODUCTS
       "cmp %[x], %[end]\n\t"
       "bne 1b\n\t"
       : [x] "+r"(x), [w] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1),
@@ -137,21 +146,7 @@ static inline void conv_pair_narrow(const int8_t* x, const int8_t* w, int32_t gr
       "sxtb16 %[a23], %[a01], ror #8\n\t"
       "sxtb16 %[a01], %[a01]\n\t"
       "sxtb16 %[b23], %[b01], ror #8\n\t"
-      "sxtb16 %[b01], %[b01]\n\t"
-      "ldr %[wv], [%[w]], #4\n\t"
-      "sxtb16 %[t], %[wv]\n\t"
-      "smlad %[a0], %[a01], %[t], %[a0]\n\t"
-      "smlad %[b0], %[b01], %[t], %[b0]\n\t"
-      "sxtb16 %[wv], %[wv], ror #8\n\t"
-      "smlad %[a0], %[a23], %[wv], %[a0]\n\t"
-      "smlad %[b0], %[b23], %[wv], %[b0]\n\t"
-      "ldr %[wv], [%[w]], #4\n\t"
-      "sxtb16 %[t], %[wv]\n\t"
-      "smlad %[a1], %[a01], %[t], %[a1]\n\t"
-      "smlad %[b1], %[b01], %[t], %[b1]\n\t"
-      "sxtb16 %[wv], %[wv], ror #8\n\t"
-      "smlad %[a1], %[a23], %[wv], %[a1]\n\t"
-      "smlad %[b1], %[b23], %[wv], %[b1]\n\t"
+      "sxtb16 %[b01], %[b01]\n\t" EDGECNN_CONV_PAIR_PRODUCTS
       "cmp %[x], %[end]\n\t"
       "bne 1b\n\t"
       : [x] "+r"(x), [w] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1),
@@ -210,44 +205,9 @@ static inline void store_block(const EdgecnnConvParams* q, int32_t oc, const int
 typedef void (*EdgecnnWindowFill)(const EdgecnnConvParams* q, const int8_t* input, int32_t pixel,
                                   void* window, int32_t lane);
 
-/* Σ w·x + folded_bias over the window of two output pixels (the input offset folded into the
- * bias on the host): two pixels by two output channels per inner loop, each load serving two
- * products. */
-static inline void conv_pixels(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
-                               void* scratch, EdgecnnWindowFill fill_pixel) {
-  /* a local copy: stores through int8_t pointers may alias *p, not q */
-  const EdgecnnConvParams q = *p;
-  const int32_t n = q.k_h * q.k_w * q.in_c;
-  const int32_t groups = (n + 3) >> 2;
-  const int narrow = q.narrow_window;
-  int16_t* window = (int16_t*)scratch;
-  int8_t* window8 = (int8_t*)scratch;
-  for (int32_t lane = 0; lane < 2; ++lane) {
-    if (narrow) {
-      fill_narrow(window8, n, 4 * groups - n, lane, 0);
-    } else {
-      fill(window, n, 4 * groups - n, lane, 0);
-    }
-  }
-  const int32_t pixels = q.out_h * q.out_w;
-  for (int32_t px = 0; px < pixels; px += 2) {
-    const int32_t pair = px + 1 < pixels;
-    /* a lone last pixel fills both lanes; the second's sums are not stored */
-    for (int32_t lane = 0; lane < 2; ++lane)
-      fill_pixel(&q, input, pair ? px + lane : px, scratch, lane);
-    int8_t* out_a = output + (size_t)px * q.out_c;
-    int8_t* out_b = out_a + q.out_c;
-    const int8_t* w = q.weights;
-    for (int32_t oc = 0; oc < q.out_c; oc += 2, w += 8 * groups) {
-      int32_t acc[4] = {0, 0, 0, 0};
-      if (narrow) {
-        conv_pair_narrow(window8, w, groups, acc);
-      } else {
-        conv_pair(window, w, groups, acc);
-      }
-      store_block(&q, oc, acc, out_a, out_b, pair, oc + 1 < q.out_c);
-    }
-  }
-}
+/* Σ w·x + folded_bias over the window of two output pixels, each pixel's window filled by
+ * `fill_pixel` (edgecnn_conv_s8.c: one copy of the loops for both kernels). */
+void edgecnn_conv_pixels(const EdgecnnConvParams* p, const int8_t* input, int8_t* output,
+                         void* scratch, EdgecnnWindowFill fill_pixel);
 
 #endif /* EDGECNN_CONV_WINDOW_H_ */
