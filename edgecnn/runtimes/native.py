@@ -130,7 +130,7 @@ def _check(m: TfliteModel) -> None:
                                         f"tensors (or float32 ones quantized and dequantized "
                                         f"at the edges), not {t.dtype}; quantize with "
                                         "`edgecnn quantize` or build with --runtime tflm")
-    float_edges = {t for t in (*m.inputs, *m.outputs) if edges}
+    float_edges = set(m.inputs) | set(m.outputs) if edges else set()
     for op in m.operators:
         for i in (*op.inputs, *op.outputs):
             # (PAD's paddings too: TFLM reads them as int32 whatever their type)
