@@ -4,7 +4,11 @@ fronts, the trials trained, stopped early and rejected before training, time per
 wall time on this machine.
 
     python benchmarks/bench_search.py [--trials 20] [--epochs 27] [--min-epochs 3]
-        [--half-instructions] [--train-samples N] [--out DIR]
+        [--half-instructions] [--train-samples N] [--workers N] [--out DIR]
+
+``--workers N`` runs N `edgecnn search` processes on the study's one journal, each pinned to a
+core (taskset) and with its own sampler seed (``--seed`` 0..N-1: processes with one seed would
+draw the same first candidates), as a user shares a search between cores or machines.
 
 ``--half-instructions`` adds a budget of emulated instructions per inference (native runtime,
 QEMU mps2-an386) half of what the default model (edge_cnn) takes, measured first.
@@ -12,11 +16,17 @@ QEMU mps2-an386) half of what the default model (edge_cnn) takes, measured first
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from pathlib import Path
 
-from edgecnn.search import SearchConfig, pareto, search
+from edgecnn.search import JOURNAL, SearchConfig, pareto, search
 
 
 def default_model_instructions() -> int:
@@ -35,6 +45,47 @@ def default_model_instructions() -> int:
     return costs.instructions(tflite)
 
 
+def run_workers(workers: int, config: SearchConfig) -> None:
+    """``workers`` `edgecnn search` processes on ``config.out``'s journal, each on its own
+    core with its own seed; their lines printed as they come, prefixed with the worker."""
+    options = ["--dataset", config.dataset, "--board", config.board, "--out", str(config.out),
+               "--trials", str(config.trials), "--epochs", str(config.epochs),
+               "--archs", ",".join(config.archs), "--max-model", str(config.max_model),
+               "--max-arena", str(config.max_arena)]
+    for flag, value in (("--min-epochs", config.min_epochs),
+                        ("--train-samples", config.train_samples),
+                        ("--max-instructions", config.max_instructions)):
+        if value:
+            options += [flag, str(value)]
+    cores = sorted(os.sched_getaffinity(0))
+    procs = []
+    for i in range(workers):
+        cmd = [sys.executable, "-m", "edgecnn.cli", "search", *options, "--seed", str(i)]
+        if shutil.which("taskset"):
+            cmd = ["taskset", "-c", str(cores[i % len(cores)]), *cmd]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True))
+        if i == 0:      # the first worker enqueues the warm start; the others find it there
+            journal = Path(config.out) / JOURNAL
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and procs[0].poll() is None and (
+                    not journal.is_file() or journal.read_text().count("\n") < 2):
+                time.sleep(0.5)
+            time.sleep(2)
+
+    def relay(i: int, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            print(f"worker {i}: {line.rstrip()}", flush=True)
+
+    threads = [threading.Thread(target=relay, args=(i, p)) for i, p in enumerate(procs)]
+    for t in threads:
+        t.start()
+    for t, p in zip(threads, procs, strict=True):
+        t.join()
+        if p.wait() != 0:
+            raise SystemExit(f"a search worker exited with status {p.returncode}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
@@ -43,6 +94,7 @@ def main() -> None:
     parser.add_argument("--train-samples", type=int)
     parser.add_argument("--half-instructions", action="store_true")
     parser.add_argument("--archs", default="edge_cnn,edge_cnn_gap,dscnn,resnet8")
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="edgecnn-bench-search-")
@@ -52,21 +104,26 @@ def main() -> None:
         budget = default // 2
         print(f"default model (edge_cnn): {default:,} emulated instructions an inference; "
               f"budget {budget:,}")
+    config = SearchConfig(dataset="fashion_mnist", board="nano33", out=out, trials=args.trials,
+                          epochs=args.epochs, min_epochs=args.min_epochs or None,
+                          train_samples=args.train_samples, archs=tuple(args.archs.split(",")),
+                          max_instructions=budget, max_model=64 * 1024, max_arena=32 * 1024)
     start = time.perf_counter()
-    result = search(SearchConfig(dataset="fashion_mnist", board="nano33", out=out,
-                                 trials=args.trials, epochs=args.epochs,
-                                 min_epochs=args.min_epochs or None,
-                                 train_samples=args.train_samples,
-                                 archs=tuple(args.archs.split(",")), max_instructions=budget,
-                                 max_model=64 * 1024, max_arena=32 * 1024), log=print)
+    if args.workers > 1:
+        run_workers(args.workers, config)
+    # with workers: the study is complete, this only reads it and writes the outputs
+    result = search(config, log=print)
     wall = time.perf_counter() - start
-    by = {s: [r for r in result.records if r.status == s]
+    by = {s: [r for r in result.records if r.status == s and r.same_as is None]
           for s in ("complete", "pruned", "rejected", "failed")}
+    repeated = sum(r.same_as is not None for r in result.records)
     trained = by["complete"] + by["pruned"]
-    print(f"\n{len(result.records)} trials in {wall:.0f} s ({wall / 60:.1f} min): "
+    print(f"\n{len(result.records)} trials in {wall:.0f} s ({wall / 60:.1f} min"
+          f"{f', {args.workers} workers' if args.workers > 1 else ''}): "
           f"{len(by['complete'])} trained to {args.epochs} epochs, {len(by['pruned'])} stopped "
           f"early (successive halving from {args.min_epochs}), {len(by['rejected'])} rejected "
-          f"before training, {len(by['failed'])} failed"
+          f"before training, {len(by['failed'])} failed, {repeated} repeated an earlier "
+          f"candidate (not run again)"
           + (f"; on {args.train_samples} images" if args.train_samples else ""))
     if trained:
         seconds = [r.train_seconds or 0.0 for r in trained]

@@ -82,14 +82,18 @@ def _engine(ray_address: str | None, cpus_per_trial: int):
               help="A budget of emulated instructions per inference: each candidate that fits "
                    "is built with edgecnn's native runtime and run on the emulated Cortex-M4 "
                    "(QEMU mps2-an386) before training. Emulated instructions, not cycles.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="The sampler's and training's seed; give each of several processes on one "
+                   "storage its own, or they draw the same first candidates.")
+@click.option("--warm-start/--no-warm-start", default=True, show_default=True,
+              help="Begin a new study with each searched architecture's zoo defaults.")
 @click.option("--storage", help="An Optuna RDB URL (e.g. sqlite:///study.db, postgresql://...) "
                                 "shared by several machines; default: a journal file in --out.")
 @RAY_OPTION
 @CPUS_PER_TRIAL_OPTION
 def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, epochs,
                min_epochs, train_samples, max_flash, max_arena, max_model, max_instructions,
-               seed, storage, ray_address, cpus_per_trial):
+               seed, warm_start, storage, ray_address, cpus_per_trial):
     """Search for the most accurate model that fits the board: every candidate's int8 graph is
     measured before training, and only those that fit are trained (Optuna)."""
     from .boards import load_board
@@ -103,11 +107,12 @@ def search_cmd(board, dataset, data_dir, runtime, trials, out, archs, params, ep
         data_dir=data_dir, archs=tuple(a.strip() for a in archs.split(",") if a.strip())
         if archs else (), ranges=_ranges(params), epochs=epochs, train_samples=train_samples,
         max_flash=max_flash, max_arena=max_arena, max_model=max_model,
-        max_instructions=max_instructions, seed=seed, storage=storage, min_epochs=min_epochs)
+        max_instructions=max_instructions, seed=seed, storage=storage, min_epochs=min_epochs,
+        warm_start=warm_start)
     engine = _engine(ray_address, cpus_per_trial)
     result = search(config, log=lambda line: click.echo(line, err=True), engine=engine)
-    done = sum(r.status == "complete" for r in result.records)
-    pruned = sum(r.status == "pruned" for r in result.records)
+    done = sum(r.status == "complete" and r.same_as is None for r in result.records)
+    pruned = sum(r.status == "pruned" and r.same_as is None for r in result.records)
     click.echo(f"trials    {len(result.records)}: {done} trained, {result.rejected} rejected "
                "before training" + (f", {pruned} stopped early" if pruned else ""))
     click.echo(f"report    {result.files['html']}  (trials.csv, trials.json, Pareto fronts)")

@@ -137,12 +137,20 @@ def edge_cnn(inputs, num_classes, filters=(16, 32, 64), dense=48, dropout=0.3):
     return layers.Dense(num_classes, activation="softmax", name="logits")(x)
 
 
-def edge_cnn_gap(inputs, num_classes, filters=(16, 32, 64)):
-    """Convolutions with a global-average-pooling head instead of a large dense layer."""
+def edge_cnn_gap(inputs, num_classes, filters=(16, 32, 48, 64)):
+    """Convolutions at full size, each but the last followed by max pooling, and a
+    global-average-pooling head instead of a large dense layer: every parameter sits in a
+    convolution, so 64 KB of flash buys four of them (Fashion-MNIST: 47.5 k parameters, 1.9 M
+    MACs, 56 KB int8; 92.52 % and 92.19 % int8 test accuracy with training seeds 0 and 1, 30
+    epochs with augmentation, measured 2026-12-06, against the default edge_cnn's 91.6 % in
+    12). Batch normalization folds into each convolution on conversion: the int8 graph is the
+    same as without it."""
     layers = _layers()
     x = inputs
     for i, f in enumerate(filters):
-        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
+        x = layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"conv{i + 1}_bn")(x)
+        x = layers.ReLU(name=f"conv{i + 1}_relu")(x)
         if i < len(filters) - 1:
             x = _maybe_pool(x)
     x = _global_average(x)
@@ -293,8 +301,8 @@ ARCHITECTURES = {a.name: a for a in (
     Architecture("edge_cnn", "strided convs, conv, pool, dense: the fast default", edge_cnn,
                  {"filters": (16, 32, 64), "dense": 48, "dropout": 0.3},
                  {"filters": CHANNELS, "dense": Param("int", 1, 4096), "dropout": DROPOUT}),
-    Architecture("edge_cnn_gap", "three convolutions, global average pooling head",
-                 edge_cnn_gap, {"filters": (16, 32, 64)}, {"filters": CHANNELS}),
+    Architecture("edge_cnn_gap", "four convolutions, global average pooling head",
+                 edge_cnn_gap, {"filters": (16, 32, 48, 64)}, {"filters": CHANNELS}),
     Architecture("dscnn", "depthwise-separable CNN (MLPerf Tiny KWS style)", dscnn,
                  {"filters": 32, "blocks": 4},
                  {"filters": Param("int", 1, 1024), "blocks": Param("int", 0, 12)}),

@@ -44,6 +44,31 @@ def test_every_trial_is_measured_and_the_best_is_ready_to_build(study, tmp_path)
     assert f"int8 {study.best_test_int8_accuracy:.4f}" in proc.stdout
 
 
+def test_a_new_study_begins_with_the_zoo_defaults(study):
+    """The warm start: the searched architectures' hand-picked defaults (written out here, not
+    read from the zoo) at the default training, without augmentation on a 1-epoch schedule."""
+    first, second = study.records[:2]
+    assert (first.arch, first.params) == ("edge_cnn", {"filters": [16, 32, 64], "dense": 48,
+                                                       "dropout": 0.3})
+    assert (second.arch, second.params) == ("edge_cnn_gap", {"filters": [16, 32, 48, 64]})
+    for r in (first, second):
+        assert r.training == {"learning_rate": 0.003, "batch_size": 128, "augment": False}
+
+
+def test_the_warm_start_keeps_to_a_restricted_space():
+    from edgecnn.search import zoo_defaults
+
+    narrow = SearchSpace.restricted(("edge_cnn", "edge_cnn_gap", "dscnn"),
+                                    {"filters": "8..32", "learning_rate": "0.005..0.01"})
+    points = zoo_defaults(narrow, epochs=30)
+    # edge_cnn's 64 and edge_cnn_gap's 48 and 64 filters are outside 8..32; dscnn's 32 inside
+    assert [p["arch"] for p in points] == ["dscnn"]
+    assert points[0]["dscnn.filters"] == 32 and points[0]["dscnn.blocks"] == 4
+    # a learning rate outside the range is left to the sampler; augmentation on a long schedule
+    assert "learning_rate" not in points[0]
+    assert points[0]["batch_size"] == 128 and points[0]["augment"] is True
+
+
 def test_a_rerun_continues_the_study(study):
     again = search(SearchConfig(out=study.out, trials=4, **FAST), log=lambda s: None)
     assert [r.number for r in again.records] == [0, 1, 2, 3]
@@ -98,6 +123,37 @@ def test_candidates_over_the_budget_are_rejected_before_training(tmp_path):
             assert t.values[0] == 0.0
         else:
             assert t.constraints["violation"] == 0.0
+
+
+def test_a_candidate_drawn_again_keeps_its_figures_and_is_not_run_again(tmp_path):
+    """TPE redraws points of a small space: the second draw of a candidate takes the first's
+    figures (a trained one is not trained again, a rejected one keeps why) and counts once in
+    the Pareto front and the outputs."""
+    from edgecnn.search import open_study
+
+    config = SearchConfig(out=tmp_path / "s", trials=4, max_arena=3500, **FAST)
+    (tmp_path / "s").mkdir()
+    study = open_study(config, tmp_path / "s")
+    for widths in ((8, 8), (8, 8), (64, 64, 64, 64), (64, 64, 64, 64)):
+        study.enqueue_trial(_candidate(widths))
+    lines = []
+    result = search(config, log=lines.append)
+    first, again, over, over_again = result.records
+    assert first.status == "complete" and first.same_as is None and first.train_seconds > 0
+    assert again.status == "complete" and again.same_as == 0 and again.train_seconds is None
+    assert again.val_int8_accuracy == first.val_int8_accuracy
+    assert again.arena_bytes == first.arena_bytes and again.params == first.params
+    assert "the same candidate as trial 0" in again.reason
+    assert not (tmp_path / "s" / "trials" / "0001").exists()
+    assert over.status == over_again.status == "rejected" and over_again.same_as == 2
+    assert "--max-arena" in over_again.reason and "the same candidate as trial 2" in \
+        over_again.reason
+    assert [r.number for r in pareto(result.records, "arena_bytes")] == [0]
+    assert result.best.number == 0
+    assert (tmp_path / "s" / "best.tflite").read_bytes() == (
+        tmp_path / "s" / "trials" / "0000" / "model.tflite").read_bytes()
+    assert any(line.startswith("[2/4] trial 1:") and "not run again" in line for line in lines)
+    assert "1 trained, 1 rejected before training" in (tmp_path / "s" / "report.md").read_text()
 
 
 def test_a_budget_no_candidate_meets_is_one_line_before_training(tmp_path):
@@ -178,6 +234,12 @@ def test_restricting_the_space_is_checked_against_the_zoo():
     assert space.training["learning_rate"].hi == 0.004
     with pytest.raises(OptionError):
         SearchSpace.restricted(("edge_cnn",), {"dense": "16.5..32"})
+    # a parameter of listed values keeps those in the range, integers as integers
+    dscnn = SearchSpace.restricted(("dscnn",), {"filters": "20..48", "batch_size": "64..128"})
+    assert dscnn.params["dscnn"]["filters"].values == (24, 32, 48)
+    assert dscnn.training["batch_size"].values == (64, 128)
+    with pytest.raises(OptionError, match="none lies in 70..90"):
+        SearchSpace.restricted(("dscnn",), {"filters": "70..90"})
 
 
 def test_successive_halving_milestones_and_cutoffs():

@@ -18,6 +18,24 @@ def test_edge_cnn_parameter_count_by_hand():
     assert build_model("edge_cnn", (28, 28, 1), 10).count_params() == expected == 51818
 
 
+def test_edge_cnn_gap_parameter_count_by_hand_and_its_batch_norm_folds_away(digits):
+    # conv 3x3x1x16 (no bias) + batch norm 4x16, pool 28 -> 14; conv 3x3x16x32 + 4x32, pool
+    # -> 7; conv 3x3x32x48 + 4x48, pool -> 3; conv 3x3x48x64 + 4x64; average 3x3 -> 64;
+    # logits 64*10+10
+    expected = ((9 * 16 + 4 * 16) + (9 * 16 * 32 + 4 * 32) + (9 * 32 * 48 + 4 * 48)
+                + (9 * 48 * 64 + 4 * 64) + (64 * 10 + 10))
+    model = build_model("edge_cnn_gap", (28, 28, 1), 10, filters=(16, 32, 48, 64))
+    assert model.count_params() == expected == 47_514
+    small = digits.subset(train=100, test=10)
+    q = quantize(build_model("edge_cnn_gap", small.input_shape, small.num_classes),
+                 small, representative_samples=20)
+    m = read_tflite(q.tflite)
+    # batch normalization is folded into each convolution: no MUL/ADD of its own
+    assert sorted(oc.name for oc in m.used_op_codes) == [
+        "AVERAGE_POOL_2D", "CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "SOFTMAX"]
+    assert sum(op.opcode.name == "CONV_2D" for op in m.operators) == 4
+
+
 def test_unknown_architecture_and_parameter():
     with pytest.raises(ArchitectureError, match="choose one of"):
         build_model("vgg16", (28, 28, 1), 10)
