@@ -200,7 +200,15 @@ def _convert(model, dataset: Dataset, samples: int) -> bytes:
         for sample in rep:
             yield [sample[None]]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    # From the traced function, not from_keras_model: with Keras 3 that writes the model out
+    # as a SavedModel first, half of a conversion's time (seen here: 0.4 s against 0.9 s for
+    # edge_cnn_gap), the same graph and bytes otherwise. The module holds the variables the
+    # converter freezes into constants.
+    function = tf.function(lambda x: fixed(x, training=False)).get_concrete_function(
+        tf.TensorSpec((1, *fixed.input_shape[1:]), tf.float32, name="input"))
+    variables = tf.Module()
+    variables.held = [v.value for v in fixed.variables]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], variables)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

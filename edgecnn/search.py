@@ -1,10 +1,12 @@
 """``edgecnn search``: the most accurate model that fits a board, found with Optuna.
 
 A candidate's memory is known before it is trained: the int8 graph of an untrained model has
-the same arena, flash and operators as the trained one. So every candidate is first converted
-and measured (TFLM's recording allocator through the runtime's memory plan, the board's fit
-check, the budgets); one that does not fit is rejected at the cost of a conversion, and only
-the rest are trained. Objectives: int8 accuracy on the validation split, measured with the
+the same arena, flash and operators as the trained one (once its zero biases are given
+distinct values, which the converter would otherwise store once). So every candidate is first
+converted and measured (TFLM's recording allocator through the runtime's memory plan, the
+board's fit check, the budgets); one that does not fit is rejected at the cost of a
+conversion, and only the rest are trained; the trained model's own graph is measured again.
+Objectives: int8 accuracy on the validation split, measured with the
 TFLM kernels (maximize), the allocated arena and the flash (minimize). The study lives in a
 storage in the output folder (an Optuna journal file; an RDB URL for several machines), so a
 rerun continues it and several processes on one storage share the work.
@@ -24,6 +26,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -320,6 +323,27 @@ class SearchResult:
         return f"edgecnn build --model {self.out / 'best.tflite'} --board BOARD"
 
 
+@contextmanager
+def with_distinct_constants(model):
+    """Within it, every one-dimensional weight of a Keras model (biases, batch normalization's
+    scale, offset, mean and variance) holds distinct positive values; on leaving, the model's
+    own weights again. Why: an untrained model's biases are all zero, and the TFLite converter
+    stores equal constant tensors once, so the int8 graph of an untrained model is smaller
+    than the trained one's (seen here: 0.9-3.9 KB for the zoo's defaults, which would let a
+    candidate over a flash budget through). With distinct values the graph has the trained
+    one's tensors and bytes. Positive, since a variance must be."""
+    import numpy as np
+
+    saved = model.get_weights()
+    rng = np.random.default_rng(0)
+    model.set_weights([w if w.ndim != 1 else rng.uniform(0.5, 1.5, w.shape).astype(w.dtype)
+                       for w in saved])
+    try:
+        yield model
+    finally:
+        model.set_weights(saved)
+
+
 class _Costs:
     """Converts and measures candidates on the board the search is for."""
 
@@ -332,18 +356,26 @@ class _Costs:
         self.runtime = runtime_for(self.board, config.runtime)
 
     def measure(self, model) -> tuple[bytes, Any, Any]:
-        """(int8 .tflite, analysis, fit report) of a Keras model, trained or not."""
+        """(int8 .tflite, analysis, fit report) of a Keras model, trained or not, as its
+        trained int8 graph will be (see with_distinct_constants); the model is left as it
+        was."""
+        from .quantize import _convert
+
+        with with_distinct_constants(model):
+            tflite = _convert(model, self.dataset, 64)
+        return (tflite, *self.measure_tflite(tflite))
+
+    def measure_tflite(self, tflite: bytes) -> tuple[Any, Any]:
+        """(analysis, fit report) of an int8 .tflite on the board the search is for."""
         from .analyze import analyze
         from .fit import check_fit
-        from .quantize import _convert
         from .tflite_model import read_tflite
 
-        tflite = _convert(model, self.dataset, 64)
         m = read_tflite(tflite)
         self.runtime.check(m, self.board, force=False)
         analysis = analyze(m)
         fit = check_fit(analysis, self.board, self.runtime.plan_memory(analysis, self.board))
-        return tflite, analysis, fit
+        return analysis, fit
 
     def instructions(self, tflite: bytes) -> int:
         """Instructions one inference of the candidate takes in edgecnn's native firmware on
@@ -545,6 +577,15 @@ def evaluate(number: int, arch: str, params: dict, training: dict, config: Searc
     record.status = "complete"
     record.val_int8_accuracy = q.meta.int8_accuracy
     record.val_float_accuracy = q.meta.float_accuracy
+    # The trained model's own int8 graph is what is exported and built: its figures replace
+    # the candidate's (the same when the measurement before training is right), and should it
+    # not fit after all, the reason keeps it from being chosen as the best.
+    analysis, fit = costs.measure_tflite(q.tflite)
+    _record_costs(record, q.tflite, analysis, fit)
+    after = costs.verdict(fit, len(q.tflite), record.instructions)
+    if after and not record.reason:
+        record.reason = f"after training: {after}"
+        record.violation = violation(fit, len(q.tflite), config, record.instructions)
     return record
 
 
@@ -845,7 +886,7 @@ class TrialLog:
             self.log(head + self.PREFIX[record.status] + record.reason + self._best())
             return
         acc = record.val_int8_accuracy or 0.0
-        if record.same_as is not None:
+        if record.same_as is not None or record.reason:
             self.log(head + f"int8 {acc:.4f} (validation): {record.reason}" + self._best())
             return
         self.consider(record)
@@ -856,7 +897,7 @@ class TrialLog:
 
     def consider(self, record: TrialRecord) -> None:
         """Count a trained trial towards the best so far."""
-        if record.status == "complete" and record.same_as is None and (
+        if record.status == "complete" and record.same_as is None and not record.reason and (
                 self.best is None
                 or (record.val_int8_accuracy or 0.0) > (self.best.val_int8_accuracy or 0.0)):
             self.best = record
@@ -909,6 +950,8 @@ def write_outputs(study, out: Path, dataset, config: SearchConfig) -> SearchResu
                              for k, v in row.items()})
     files["csv"] = str(out / "trials.csv")
     complete = [r for r in records if r.status == "complete" and r.same_as is None
+                and not r.reason   # trained although it did not fit (compare), or found
+                                   # over the board or the budgets after training
                 and (config.max_arena is None or (r.arena_bytes or 0) <= config.max_arena)
                 and (config.max_model is None or (r.model_bytes or 0) <= config.max_model)
                 and (config.max_instructions is None

@@ -44,6 +44,31 @@ def test_every_trial_is_measured_and_the_best_is_ready_to_build(study, tmp_path)
     assert f"int8 {study.best_test_int8_accuracy:.4f}" in proc.stdout
 
 
+def test_the_size_measured_before_training_is_the_trained_models(study):
+    """An untrained model's biases are all zero and the converter stores equal constants once:
+    measured as it is, the candidate's int8 graph is smaller than the trained one's (a model
+    over a flash budget would pass). The measurement before training must give the bytes of
+    the model that training makes, and leave the untrained model as it was."""
+    import numpy as np
+
+    from edgecnn.data import load_dataset
+    from edgecnn.quantize import _convert
+    from edgecnn.search import _Costs
+    from edgecnn.zoo import build_model
+
+    record = study.records[1]
+    assert record.arch == "edge_cnn_gap" and record.status == "complete"
+    trained = (study.out / "trials" / f"{record.number:04d}" / "model.tflite").read_bytes()
+    dataset = load_dataset("digits")
+    model = build_model("edge_cnn_gap", dataset.input_shape, dataset.num_classes,
+                        filters=tuple(record.params["filters"]))
+    before = [w.copy() for w in model.get_weights()]
+    tflite, _, _ = _Costs(SearchConfig(out=study.out, **FAST), dataset).measure(model)
+    assert len(tflite) == len(trained) == record.model_bytes
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert len(_convert(model, dataset, 8)) < len(trained)    # why the measurement takes care
+
+
 def test_a_new_study_begins_with_the_zoo_defaults(study):
     """The warm start: the searched architectures' hand-picked defaults (written out here, not
     read from the zoo) at the default training, without augmentation on a 1-epoch schedule."""
