@@ -234,6 +234,21 @@ def zoo_defaults(space: SearchSpace, epochs: int) -> list[dict]:
     return out
 
 
+def is_zoo_default(arch: str, params: dict, training: dict, epochs: int) -> bool:
+    """Whether a candidate is one of a new study's warm start (see zoo_defaults): the
+    architecture's zoo defaults at the default training settings, however it was drawn."""
+    from .train import TrainConfig
+    from .zoo import ARCHITECTURES
+
+    defaults = TrainConfig()
+    zoo = {name: ARCHITECTURES[arch].defaults.get(name) for name in params}
+    return (json.dumps(params, sort_keys=True, default=list)
+            == json.dumps(zoo, sort_keys=True, default=list)
+            and float(training.get("learning_rate", 0)) == defaults.learning_rate
+            and int(training.get("batch_size", 0)) == defaults.batch_size
+            and bool(training.get("augment")) == (epochs >= AUGMENT_FROM_EPOCHS))
+
+
 def _as_point(key: str, rng: Any, value) -> dict | None:
     """``value`` as the trial parameters ``_draw`` reads for ``key``; None when the range
     cannot give it."""
@@ -479,14 +494,16 @@ class Halving:
 class Milestones:
     """A trial's validation accuracy at each milestone, kept on its Optuna trial in the
     study's storage (``val_accuracy@E``), so that the trials of every worker — this process,
-    other processes on the journal, Ray workers — are judged against each other."""
+    other processes on the journal, Ray workers — are judged against each other. An
+    ``exempt`` trial keeps its milestones for the others and is never stopped itself."""
 
     KEY = "val_accuracy@{}"
 
-    def __init__(self, halving: Halving, config: SearchConfig, out: Path, number: int):
+    def __init__(self, halving: Halving, config: SearchConfig, out: Path, number: int,
+                 exempt: bool = False):
         import optuna
 
-        self.halving = halving
+        self.halving, self.exempt = halving, exempt
         self.study = optuna.load_study(study_name=STUDY_NAME, storage=study_storage(config, out))
         self.trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(
             self.study._study_id, number)
@@ -502,7 +519,7 @@ class Milestones:
         others = [float(t.user_attrs[key]) for t in self.study.get_trials(deepcopy=False)
                   if t.number != self.number and key in t.user_attrs]
         cutoff = self.halving.cutoff(others)
-        if cutoff is None or accuracy >= cutoff:
+        if self.exempt or cutoff is None or accuracy >= cutoff:
             return False
         self.reason = (f"stopped after {epochs} epochs: validation accuracy {accuracy:.4f}, "
                        f"below the top 1/{self.halving.factor} of {len(others) + 1} trials "
@@ -550,7 +567,11 @@ def evaluate(number: int, arch: str, params: dict, training: dict, config: Searc
     if record.reason and config.reject_unfit:
         return record
     start = time.perf_counter()
-    milestones = (Milestones(Halving(config.epochs, config.min_epochs), config, out, number)
+    # A zoo default is trained to the end: it is the bar the search has to beat, and stopped
+    # at an early milestone (where a batch-normalized, augmented model lags a plain one and a
+    # few validation images decide) the search could end below the model it began with.
+    milestones = (Milestones(Halving(config.epochs, config.min_epochs), config, out, number,
+                             exempt=is_zoo_default(arch, params, training, config.epochs))
                   if config.min_epochs else None)
     result = train(arch, dataset, TrainConfig(
         epochs=config.epochs, patience=config.epochs, seed=config.seed + number,

@@ -317,6 +317,32 @@ def test_successive_halving_stops_a_trial_below_the_others_at_a_milestone(tmp_pa
                for line in lines)
 
 
+def test_a_zoo_default_is_trained_to_the_end_though_below_the_others(tmp_path):
+    """The zoo's defaults are the bar the search has to beat: one below another trial at a
+    milestone still runs all its epochs (and keeps its milestone for the others)."""
+    import optuna
+
+    from edgecnn.search import open_study
+
+    config = SearchConfig(out=tmp_path / "s", trials=2, dataset="digits", board="nano33",
+                          epochs=3, min_epochs=1, archs=("edge_cnn",))
+    (tmp_path / "s").mkdir()
+    study = open_study(config, tmp_path / "s")
+    study.add_trial(optuna.trial.create_trial(values=[1.0, 1, 1],
+                                              user_attrs={"val_accuracy@1": 1.0}))
+    # edge_cnn's defaults in the zoo, written out here: (16, 32, 64), dense 48, dropout 0.3,
+    # learning rate 0.003, batch 128, no augmentation on a 3-epoch schedule
+    study.enqueue_trial(_candidate((16, 32, 64), **{"edge_cnn.dense": 48,
+                                                     "edge_cnn.dropout": 0.3,
+                                                     "batch_size": 128}))
+    result = search(config, log=lambda s: None)
+    default = next(r for r in result.records if r.number == 1)
+    assert default.params == {"filters": [16, 32, 64], "dense": 48, "dropout": 0.3}
+    assert default.status == "complete" and default.epochs_run == 3
+    study = open_study(config, tmp_path / "s")
+    assert study.trials[1].user_attrs["val_accuracy@1"] < 1.0
+
+
 def test_min_epochs_must_be_below_epochs(tmp_path):
     proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--epochs", "3",
                    "--min-epochs", "3", "--out", tmp_path / "s")
