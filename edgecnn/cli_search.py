@@ -68,9 +68,11 @@ def _engine(ray_address: str | None, cpus_per_trial: int):
 @click.option("--epochs", default=6, show_default=True, type=click.IntRange(1, 1000),
               help="Training epochs of every candidate that fits.")
 @click.option("--min-epochs", type=click.IntRange(1), metavar="N",
-              help="Successive halving: look at every trial after N, 3N, 9N, ... epochs and "
+              help="Successive halving: look at every trial after N, 3N, 9N, ... epochs "
+                   "(each while 3 times it is within --epochs) and "
                    "stop it there unless its validation accuracy is in the top third the "
-                   "study's trials reached at that point.")
+                   "study's trials reached at that point (the zoo's defaults, the bar to "
+                   "beat, are never stopped).")
 @click.option("--train-samples", type=click.IntRange(1), help="Train on the first N samples.")
 @click.option("--max-flash", type=click.IntRange(1), metavar="BYTES",
               help="A flash budget tighter than the board's (model + runtime estimate).")

@@ -460,7 +460,9 @@ def _record_costs(record: TrialRecord, tflite: bytes, analysis, fit) -> None:
 class Halving:
     """Asynchronous successive halving (ASHA; Li et al., MLSys 2020) on training epochs: a
     trial is looked at after ``min_epochs``, ``min_epochs * factor``, ... epochs (the
-    milestones below ``epochs``) and goes on only while its validation accuracy there is in
+    milestones ``m`` with ``m * factor <= epochs``: a stop must save most of a trial's
+    training — one at 27 of 30 epochs would save a tenth and lose a nearly trained model,
+    as the 2026-12-07 benchmark did) and goes on only while its validation accuracy there is in
     the top ``1/factor`` of what the study's trials reached at the same milestone; the first
     trial at a milestone always goes on. Every trial follows the same learning-rate schedule
     (cosine over ``epochs``), so accuracies at one milestone compare like with like.
@@ -475,7 +477,7 @@ class Halving:
     @property
     def milestones(self) -> tuple[int, ...]:
         out, m = [], self.min_epochs
-        while m < self.epochs:
+        while m * self.factor <= self.epochs:
             out.append(m)
             m *= self.factor
         return tuple(out)
@@ -828,9 +830,10 @@ def search(config: SearchConfig, *, log: Callable[[str], None] = print,
 
     if config.trials < 1:
         raise OptionError("--trials must be at least 1")
-    if config.min_epochs is not None and not 1 <= config.min_epochs < config.epochs:
+    if config.min_epochs is not None and (config.min_epochs < 1 or not Halving(
+            config.epochs, config.min_epochs).milestones):
         raise OptionError(f"--min-epochs {config.min_epochs}: successive halving needs 1 <= "
-                          f"--min-epochs < --epochs ({config.epochs})")
+                          f"3 x --min-epochs <= --epochs ({config.epochs})")
     space = SearchSpace.restricted(tuple(config.archs), config.ranges)
     out = Path(config.out)
     if out.exists() and not out.is_dir():

@@ -271,7 +271,9 @@ def test_successive_halving_milestones_and_cutoffs():
     from edgecnn.search import Halving
 
     assert Halving(epochs=27, min_epochs=1).milestones == (1, 3, 9)
-    assert Halving(epochs=30, min_epochs=3).milestones == (3, 9, 27)
+    # no milestone where a stop would save less than two thirds of the training (27 of 30)
+    assert Halving(epochs=30, min_epochs=3).milestones == (3, 9)
+    assert Halving(epochs=8, min_epochs=3).milestones == ()
     assert Halving(epochs=8, min_epochs=2, factor=2).milestones == (2, 4)
     h = Halving(epochs=27, min_epochs=1)
     assert h.cutoff([]) is None                      # the first trial there always goes on
@@ -343,10 +345,13 @@ def test_a_zoo_default_is_trained_to_the_end_though_below_the_others(tmp_path):
     assert study.trials[1].user_attrs["val_accuracy@1"] < 1.0
 
 
-def test_min_epochs_must_be_below_epochs(tmp_path):
-    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--epochs", "3",
-                   "--min-epochs", "3", "--out", tmp_path / "s")
-    assert_one_line_error(proc, "--min-epochs 3")
+@pytest.mark.parametrize("epochs, min_epochs", [(3, 3), (5, 2)])
+def test_min_epochs_must_leave_a_milestone(tmp_path, epochs, min_epochs):
+    """Successive halving with no milestone (3 x --min-epochs over --epochs) is refused."""
+    proc = run_cli("search", "--dataset", "digits", "--board", "nano33", "--epochs",
+                   str(epochs), "--min-epochs", str(min_epochs), "--out", tmp_path / "s")
+    assert_one_line_error(proc, f"--min-epochs {min_epochs}")
+    assert not (tmp_path / "s").exists()
 
 
 def test_the_pareto_front_keeps_only_undominated_trials():
