@@ -150,6 +150,24 @@ def test_candidates_over_the_budget_are_rejected_before_training(tmp_path):
             assert t.constraints["violation"] == 0.0
 
 
+def test_a_candidate_whose_weights_alone_are_over_the_model_budget_is_not_converted(tmp_path):
+    """edge_cnn (64, 64, 64, 64) has 3*3*64 + 3 * 3*3*64*64 = 111,168 convolution weights
+    (counted by hand), one int8 byte each: over --max-model 20,000 B before any conversion."""
+    from edgecnn.search import open_study
+
+    config = SearchConfig(out=tmp_path / "s", trials=1, max_model=20_000, **FAST)
+    (tmp_path / "s").mkdir()
+    open_study(config, tmp_path / "s").enqueue_trial(_candidate((64, 64, 64, 64)))
+    result = search(config, log=lambda s: None)
+    record = result.records[0]
+    assert record.status == "rejected" and "--max-model 20,000 B" in record.reason
+    assert "int8 weights" in record.reason
+    bound = int(record.reason.split("model over ")[1].split(" B")[0].replace(",", ""))
+    assert bound >= 111_168
+    assert record.model_bytes is None and record.arena_bytes is None    # never converted
+    assert record.violation == pytest.approx((bound - 20_000) / 20_000)
+
+
 def test_a_candidate_drawn_again_keeps_its_figures_and_is_not_run_again(tmp_path):
     """TPE redraws points of a small space: the second draw of a candidate takes the first's
     figures (a trained one is not trained again, a rejected one keeps why) and counts once in
