@@ -6,10 +6,10 @@ distinct values, which the converter would otherwise store once). So every candi
 converted and measured (TFLM's recording allocator through the runtime's memory plan, the
 board's fit check, the budgets); one that does not fit is rejected at the cost of a
 conversion, and only the rest are trained; the trained model's own graph is measured again.
-Objectives: int8 accuracy on the validation split, measured with the
-TFLM kernels (maximize), the allocated arena and the flash (minimize). The study lives in a
-storage in the output folder (an Optuna journal file; an RDB URL for several machines), so a
-rerun continues it and several processes on one storage share the work.
+Objectives: int8 accuracy on the validation split, measured with the TFLM kernels (maximize),
+the allocated arena and the flash (minimize). The study lives in a storage in the output
+folder (an Optuna journal file; an RDB URL for several machines), so a rerun continues it and
+several processes on one storage share the work.
 
 Example:
     >>> from edgecnn.search import SearchConfig, search
@@ -208,17 +208,24 @@ def _draw(trial, key: str, rng: Any):
 AUGMENT_FROM_EPOCHS = 20
 
 
+def default_training(epochs: int) -> dict:
+    """The training settings of the warm start on a schedule of ``epochs``: `edgecnn
+    train`'s learning rate and batch size, augmented from AUGMENT_FROM_EPOCHS on."""
+    from .train import TrainConfig
+
+    defaults = TrainConfig()
+    return {"learning_rate": defaults.learning_rate, "batch_size": defaults.batch_size,
+            "augment": epochs >= AUGMENT_FROM_EPOCHS}
+
+
 def zoo_defaults(space: SearchSpace, epochs: int) -> list[dict]:
     """Each searched architecture's zoo defaults at the default training settings, as the
     study's parameters — the warm start of a new study, so that the search begins from the
     hand-picked models it has to beat. An architecture whose defaults lie outside the
     (restricted) space is left to the sampler, as is a training setting outside its range."""
-    from .train import TrainConfig
     from .zoo import ARCHITECTURES
 
-    defaults = TrainConfig()
-    training = {"learning_rate": defaults.learning_rate, "batch_size": defaults.batch_size,
-                "augment": epochs >= AUGMENT_FROM_EPOCHS}
+    training = default_training(epochs)
     out = []
     for arch in space.archs:
         point: dict[str, Any] = {"arch": arch}
@@ -237,16 +244,15 @@ def zoo_defaults(space: SearchSpace, epochs: int) -> list[dict]:
 def is_zoo_default(arch: str, params: dict, training: dict, epochs: int) -> bool:
     """Whether a candidate is one of a new study's warm start (see zoo_defaults): the
     architecture's zoo defaults at the default training settings, however it was drawn."""
-    from .train import TrainConfig
     from .zoo import ARCHITECTURES
 
-    defaults = TrainConfig()
+    defaults = default_training(epochs)
     zoo = {name: ARCHITECTURES[arch].defaults.get(name) for name in params}
     return (json.dumps(params, sort_keys=True, default=list)
             == json.dumps(zoo, sort_keys=True, default=list)
-            and float(training.get("learning_rate", 0)) == defaults.learning_rate
-            and int(training.get("batch_size", 0)) == defaults.batch_size
-            and bool(training.get("augment")) == (epochs >= AUGMENT_FROM_EPOCHS))
+            and float(training.get("learning_rate", 0)) == defaults["learning_rate"]
+            and int(training.get("batch_size", 0)) == defaults["batch_size"]
+            and bool(training.get("augment")) == defaults["augment"])
 
 
 def _as_point(key: str, rng: Any, value) -> dict | None:
