@@ -71,13 +71,15 @@ def test_the_size_measured_before_training_is_the_trained_models(study):
 
 def test_a_new_study_begins_with_the_zoo_defaults(study):
     """The warm start: the searched architectures' hand-picked defaults (written out here, not
-    read from the zoo) at the default training, without augmentation on a 1-epoch schedule."""
+    read from the zoo) at the default training, without augmentation or label smoothing on a
+    1-epoch schedule."""
     first, second = study.records[:2]
     assert (first.arch, first.params) == ("edge_cnn", {"filters": [16, 32, 64], "dense": 48,
                                                        "dropout": 0.3})
     assert (second.arch, second.params) == ("edge_cnn_gap", {"filters": [16, 32, 48, 64]})
     for r in (first, second):
-        assert r.training == {"learning_rate": 0.003, "batch_size": 128, "augment": False}
+        assert r.training == {"learning_rate": 0.003, "batch_size": 128, "augment": False,
+                              "label_smoothing": 0.0}
 
 
 def test_the_warm_start_keeps_to_a_restricted_space():
@@ -89,9 +91,11 @@ def test_the_warm_start_keeps_to_a_restricted_space():
     # edge_cnn's 64 and edge_cnn_gap's 48 and 64 filters are outside 8..32; dscnn's 32 inside
     assert [p["arch"] for p in points] == ["dscnn"]
     assert points[0]["dscnn.filters"] == 32 and points[0]["dscnn.blocks"] == 4
-    # a learning rate outside the range is left to the sampler; augmentation on a long schedule
+    # a learning rate outside the range is left to the sampler; augmentation on a long
+    # schedule, plain cross-entropy as `edgecnn train`
     assert "learning_rate" not in points[0]
     assert points[0]["batch_size"] == 128 and points[0]["augment"] is True
+    assert points[0]["label_smoothing"] == 0.0
 
 
 def test_a_rerun_continues_the_study(study):
@@ -104,7 +108,7 @@ def _candidate(widths, **training) -> dict:
     """An edge_cnn candidate as the study's parameters, to enqueue."""
     params = {"arch": "edge_cnn", "edge_cnn.filters.layers": len(widths), "edge_cnn.dense": 16,
               "edge_cnn.dropout": 0.0, "learning_rate": 0.003, "batch_size": 64,
-              "augment": False, **training}
+              "augment": False, "label_smoothing": 0.0, **training}
     params.update({f"edge_cnn.filters.{i}": w for i, w in enumerate(widths)})
     return params
 
