@@ -35,9 +35,9 @@ class TrainConfig:
     patience: int = 4
     augment: bool | None = None     # None: augment when the training split is small
     weight_decay: float = 1e-3      # decoupled (AdamW) weight decay
-    # Targets of 1 - s on the class and s / classes elsewhere: on a long schedule a
-    # regularizer that costs nothing a step (see search.default_training); 0 is plain
-    # cross-entropy.
+    # Targets of 1 - s on the class and s / classes elsewhere; 0 is plain cross-entropy.
+    # A regularizer that costs nothing a step; searched by edgecnn search (search.TRAINING
+    # has what it was measured to be worth).
     label_smoothing: float = 0.0
     seed: int = 0
     verbose: int = 1
@@ -85,6 +85,11 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
     ``.keras`` with ``<stem>.json`` (metadata) and ``<stem>.history.json`` beside it; existing
     files there are replaced only with ``force``, and this is checked before training starts.
     """
+    config = config or TrainConfig()
+    for k, v in overrides.items():
+        setattr(config, k, v)
+    if not 0.0 <= config.label_smoothing < 1.0:    # before TensorFlow is imported
+        raise OptionError(f"label smoothing {config.label_smoothing}: give a number in [0, 1)")
     if out is not None:
         check_writable_outputs(trained_paths(out), force)
     import_tensorflow()
@@ -93,9 +98,6 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
 
     from .zoo import build_model
 
-    config = config or TrainConfig()
-    for k, v in overrides.items():
-        setattr(config, k, v)
     keras.utils.set_random_seed(config.seed)
     if isinstance(arch_or_model, str):
         arch = arch_or_model
@@ -112,12 +114,9 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
                else config.augment) and bool(dataset.augmentations)
     steps = -(-len(dataset.x_train) // config.batch_size) * config.epochs
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps, alpha=0.05)
-    if not 0.0 <= config.label_smoothing < 1.0:
-        raise OptionError(f"label smoothing {config.label_smoothing}: give a number in [0, 1)")
+    y_train = _targets(dataset.y_train, dataset, config)
     if augment:
-        train_ds = tf.data.Dataset.from_tensor_slices((dataset.x_train,
-                                                       _targets(dataset.y_train, dataset,
-                                                                config)))
+        train_ds = tf.data.Dataset.from_tensor_slices((dataset.x_train, y_train))
         train_ds = train_ds.shuffle(min(len(dataset.x_train), 20000), seed=config.seed)
         train_ds = train_ds.batch(config.batch_size)
         aug = augmentation(dataset, config.seed)
@@ -127,7 +126,7 @@ def train(arch_or_model, dataset: Dataset, config: TrainConfig | None = None, *,
     else:
         # Arrays straight into fit: Keras shuffles them every epoch, with none of tf.data's
         # per-element cost (measured: 25 % faster an epoch on 2 cores).
-        train_ds = (dataset.x_train, _targets(dataset.y_train, dataset, config))
+        train_ds = (dataset.x_train, y_train)
     start = time.perf_counter()
     history = _fit(model, schedule, train_ds, dataset, config, 0, config.epochs)
     if config.fine_tune:
