@@ -50,9 +50,18 @@ def log_path() -> Path:
 
 
 def _prune(folder: Path) -> None:
-    logs = sorted(folder.glob("edgecnn-*.log"), key=lambda p: p.stat().st_mtime)
-    for old in logs[:-KEEP_LOGS]:
-        old.unlink(missing_ok=True)
+    """Keep the newest KEEP_LOGS logs. Other edgecnn processes (a search's workers) prune the
+    same folder at the same time, so a log listed here may be gone before it is looked at."""
+    dated = []
+    for log in folder.glob("edgecnn-*.log"):
+        try:
+            dated.append((log.stat().st_mtime, log))
+        except OSError:
+            continue
+    dated.sort()
+    for _, old in dated[:-KEEP_LOGS]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 @contextlib.contextmanager

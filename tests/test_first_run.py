@@ -124,6 +124,27 @@ def test_captured_output_goes_to_the_log_not_the_console(capfd, cache_dir):
     assert capfd.readouterr().out == "after\n"
 
 
+def test_a_log_deleted_by_another_process_while_pruning_is_no_error(cache_dir, monkeypatch):
+    """A search's workers start together and prune one logs folder: a log listed by one may be
+    gone (unlinked by another) before it is looked at. A dangling link is such a log."""
+    from edgecnn import console
+
+    logs = cache_dir / "logs"
+    logs.mkdir(parents=True)
+    for i in range(25):
+        old = logs / f"edgecnn-20000101-0000{i:02d}-1.log"
+        old.write_text("old")
+        os.utime(old, (946684800 + i, 946684800 + i))
+    (logs / "edgecnn-20000101-000100-2.log").symlink_to(logs / "unlinked-meanwhile")
+    monkeypatch.setattr(console, "_log_path", None)
+    mine = console.log_path()
+    assert mine.parent == logs and mine.exists()
+    kept = sorted(p.name for p in logs.glob("edgecnn-*.log") if p.exists())
+    assert len(kept) == console.KEEP_LOGS and mine.name in kept
+    assert "edgecnn-20000101-000000-1.log" not in kept      # the oldest went
+    assert "edgecnn-20000101-000024-1.log" in kept
+
+
 def test_train_prints_one_line_per_epoch_when_not_a_terminal(tmp_path):
     proc = run_cli("train", "--dataset", "digits", "--epochs", "2", "--out", "m.keras",
                    cwd=tmp_path)
