@@ -3,7 +3,7 @@
 fronts, the trials trained, stopped early and rejected before training, time per trial and the
 wall time on this machine.
 
-    python benchmarks/bench_search.py [--trials 20] [--epochs 27] [--min-epochs 3]
+    python benchmarks/bench_search.py [--trials 20] [--epochs 60] [--min-epochs 3]
         [--half-instructions] [--train-samples N] [--workers N] [--out DIR]
 
 ``--workers N`` runs N `edgecnn search` processes on the study's one journal, each pinned to a
@@ -89,7 +89,7 @@ def run_workers(workers: int, config: SearchConfig) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=27)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--min-epochs", type=int, default=3)
     parser.add_argument("--train-samples", type=int)
     parser.add_argument("--half-instructions", action="store_true")
